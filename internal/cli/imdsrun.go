@@ -1,0 +1,166 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tegata-project/tegata/internal/config"
+	"github.com/tegata-project/tegata/internal/imds"
+	"github.com/tegata-project/tegata/internal/instance"
+)
+
+// runningIMDS is a started metadata service: its listeners and how to wait for it.
+type runningIMDS struct {
+	server    *imds.Server
+	metaAddr  net.Addr
+	adminAddr net.Addr
+	done      chan error
+}
+
+// startIMDS builds the metadata service from cfg, binds both listeners (so a busy port
+// fails here, before anything is printed) and serves until ctx ends.
+func startIMDS(ctx context.Context, cfg config.Config, log *slog.Logger) (*runningIMDS, error) {
+	inv, reload, err := openInventory(cfg)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv, err := imds.New(imds.Options{
+		Config:    cfg.IMDS,
+		Inventory: inv,
+		Reload:    reload,
+		Logger:    log,
+		Metrics:   imds.NewMetrics(reg),
+	})
+	if err != nil {
+		return nil, &exitError{code: 2, err: fmt.Errorf("configuration: %w", err)}
+	}
+	metaLn, err := listen("imds.listen", cfg.IMDS.Listen)
+	if err != nil {
+		return nil, err
+	}
+	adminLn, err := listen("imds.admin_listen", cfg.IMDS.AdminListen)
+	if err != nil {
+		metaLn.Close()
+		return nil, err
+	}
+	r := &runningIMDS{server: srv, metaAddr: metaLn.Addr(), adminAddr: adminLn.Addr(), done: make(chan error, 1)}
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	meta := imds.NewHTTPServer(cfg.IMDS.Listen, srv)
+	admin := imds.NewHTTPServer(cfg.IMDS.AdminListen, srv.AdminHandler(metrics))
+
+	if reload != nil {
+		go watchReload(ctx, srv, cfg.IMDS.Inventory, cfg.IMDS.WatchInterval, log)
+	}
+	go func() {
+		errc := make(chan error, 2)
+		go func() { errc <- meta.Serve(metaLn) }()
+		go func() { errc <- admin.Serve(adminLn) }()
+		var err error
+		select {
+		case err = <-errc:
+		case <-ctx.Done():
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		meta.Shutdown(sctx)
+		admin.Shutdown(sctx)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		r.done <- err
+	}()
+	log.Info("metadata service listening", "metadata", r.metaAddr.String(), "admin", r.adminAddr.String(), "instances", inv.Len())
+	return r, nil
+}
+
+func listen(setting, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w: choose another address with the flag or TEGATA_%s, or stop what uses it", setting, addr, err, envName(setting))
+	}
+	return ln, nil
+}
+
+func envName(setting string) string {
+	b := []byte(setting)
+	for i, c := range b {
+		switch {
+		case c == '.':
+			b[i] = '_'
+		case c >= 'a' && c <= 'z':
+			b[i] = c - 'a' + 'A'
+		}
+	}
+	return string(b)
+}
+
+// openInventory loads cfg's inventory file, or generates the single dev instance with
+// a vmId kept stable in the data directory.
+func openInventory(cfg config.Config) (*instance.Inventory, func() (*instance.Inventory, error), error) {
+	if path := cfg.IMDS.Inventory; path != "" {
+		inv, err := instance.LoadFile(path)
+		if err != nil {
+			return nil, nil, &exitError{code: 2, err: err}
+		}
+		return inv, func() (*instance.Inventory, error) { return instance.LoadFile(path) }, nil
+	}
+	vmID, err := instance.StableVMID(cfg.DataDir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("data directory %s: %w: choose another with --data-dir", cfg.DataDir, err)
+	}
+	return instance.Single(instance.Generated(vmID)), nil, nil
+}
+
+// watchReload reloads the inventory on SIGHUP and when the file changes (size or
+// modification time), until ctx ends. A bad file is logged and the old inventory keeps
+// serving.
+func watchReload(ctx context.Context, srv *imds.Server, path string, every time.Duration, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var tick <-chan time.Time
+	if every > 0 {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		tick = t.C
+	}
+	last := stamp(path)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			log.Info("SIGHUP: reloading the inventory", "file", path)
+			srv.Reload()
+			last = stamp(path)
+		case <-tick:
+			if now := stamp(path); now != last {
+				last = now
+				log.Info("inventory file changed: reloading", "file", path)
+				srv.Reload()
+			}
+		}
+	}
+}
+
+func stamp(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "missing"
+	}
+	return fmt.Sprintf("%d/%d", fi.Size(), fi.ModTime().UnixNano())
+}

@@ -1,0 +1,80 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tegata-project/tegata/internal/config"
+)
+
+// upDataDir is where `tegata up` keeps state unless told otherwise: beside the
+// newcomer, where they can see it and delete it.
+const upDataDir = ".tegata"
+
+func newUpCmd(g *globals) *cobra.Command {
+	var f imdsFlags
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Start every part of tegata in one process, with no configuration needed",
+		Long: `Start every part that tegata has, in one process, on loopback, with state in ./.tegata,
+and print where each endpoint is with one command to try.
+
+Parts running today: the metadata service (IMDS). Attested documents, managed-identity
+tokens, the vault, renewal and the deploy agent join as they land.
+
+Stop with Ctrl-C (or SIGTERM): servers shut down gracefully.`,
+		Example: `  go run ./cmd/tegata up
+  tegata up --imds-listen 127.0.0.1:9254
+  tegata up --inventory inventory.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			overrides := append(f.overrides(cmd, "imds-"), func(cfg *config.Config) {
+				if !g.flags.Changed("data-dir") && os.Getenv("TEGATA_DATA_DIR") == "" {
+					cfg.DataDir = upDataDir
+				}
+			})
+			cfg, err := loadConfig(g, overrides)
+			if err != nil {
+				return err
+			}
+			log := newLogger(cfg.Log, os.Stderr)
+			r, err := startIMDS(cmd.Context(), cfg, log)
+			if err != nil {
+				return err
+			}
+			printWelcome(cmd.OutOrStdout(), cfg, r)
+			return <-r.done
+		},
+	}
+	f.register(cmd, "imds-")
+	return cmd
+}
+
+func printWelcome(w io.Writer, cfg config.Config, r *runningIMDS) {
+	meta, admin := r.metaAddr.String(), r.adminAddr.String()
+	inst := r.server.Inventory().Default()
+	who := fmt.Sprintf("%d instances from %s", r.server.Inventory().Len(), cfg.IMDS.Inventory)
+	if cfg.IMDS.Inventory == "" && inst != nil {
+		who = fmt.Sprintf("generated instance %s (vmId %s, kept in %s)", inst.Name, inst.Compute.VMID, cfg.DataDir)
+	}
+	fmt.Fprintf(w, `tegata is up. Press Ctrl-C to stop.
+
+  Metadata service (Azure IMDS)  http://%[1]s/metadata
+    serving %[3]s
+    try: curl -s -H Metadata:true "http://%[1]s/metadata/instance?api-version=2021-02-01"
+         curl -s -H Metadata:true "http://%[1]s/metadata/instance/compute/vmId?api-version=2017-08-01&format=text"
+         curl -s -H Metadata:true "http://%[1]s/metadata/scheduledevents?api-version=2020-07-01"
+
+  Scheduled events and faults    tegata imds events add --type Reboot --not-before 5m --admin %[2]s
+                                 tegata imds faults add --status 410 --count 3 --admin %[2]s
+
+  Metrics and health             http://%[2]s/metrics   http://%[2]s/healthz
+    try: curl -s http://%[2]s/healthz
+
+  Effective configuration        tegata config print
+
+`, meta, admin, who)
+}

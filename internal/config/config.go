@@ -1,0 +1,229 @@
+// Package config reads tegata.yaml, applies TEGATA_* environment variables over it, and
+// validates the result. Flags are applied by package cli, last, so the order of
+// precedence is: flags > environment > file > defaults.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/tegata-project/tegata/internal/imds"
+)
+
+// Config is the whole of tegata.yaml: one section per part.
+type Config struct {
+	// DataDir holds state: the generated instance's vmId, later keys and databases.
+	DataDir string      `yaml:"data_dir" json:"data_dir"`
+	Log     LogConfig   `yaml:"log" json:"log"`
+	IMDS    imds.Config `yaml:"imds" json:"imds"`
+}
+
+// LogConfig selects log level and format.
+type LogConfig struct {
+	Level  string `yaml:"level" json:"level"`   // debug, info, warn, error
+	Format string `yaml:"format" json:"format"` // auto (text on a terminal, else json), text, json
+}
+
+// DefaultFile is read when no --config is given and it exists in the working directory.
+const DefaultFile = "tegata.yaml"
+
+// maxFileBytes bounds the configuration file.
+const maxFileBytes = 1 << 20
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		DataDir: DefaultDataDir(),
+		Log:     LogConfig{Level: "info", Format: "auto"},
+		IMDS:    imds.DefaultConfig(),
+	}
+}
+
+// DefaultDataDir is $XDG_DATA_HOME/tegata, or ~/.local/share/tegata, or ./.tegata.
+func DefaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "tegata")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "tegata")
+	}
+	return ".tegata"
+}
+
+// Load returns the defaults, overlaid by the file at path (or ./tegata.yaml when path is
+// empty and that file exists), overlaid by environ's TEGATA_* variables. It does not
+// validate: flags still have to be applied.
+func Load(path string, environ []string) (Config, string, error) {
+	cfg := Default()
+	used := ""
+	if path == "" {
+		if _, err := os.Stat(DefaultFile); err == nil {
+			path = DefaultFile
+		}
+	}
+	if path != "" {
+		if err := decodeFile(path, &cfg); err != nil {
+			return cfg, path, err
+		}
+		used = path
+	}
+	if err := ApplyEnv(&cfg, environ); err != nil {
+		return cfg, used, err
+	}
+	return cfg, used, nil
+}
+
+func decodeFile(path string, cfg *Config) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("config file %s does not exist: create it (tegata config print > %s) or drop --config", path, path)
+		}
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	if len(data) > maxFileBytes {
+		return fmt.Errorf("config file %s: %d bytes is more than the %d allowed", path, len(data), maxFileBytes)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config file %s: %s: fix that line (tegata config print shows every setting)", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	return nil
+}
+
+// EnvPrefix starts every environment variable tegata reads.
+const EnvPrefix = "TEGATA_"
+
+// ApplyEnv sets each field named by a TEGATA_* variable. The name is the YAML path in
+// upper case joined by "_": imds.rate_limit.enabled is TEGATA_IMDS_RATE_LIMIT_ENABLED.
+// Lists are comma-separated. An unknown TEGATA_ name is an error, so a typo does not
+// pass silently; TEGATA_REQUIRE_INTEGRATION and TEGATA_CONFIG are not settings and
+// are skipped.
+func ApplyEnv(cfg *Config, environ []string) error {
+	fields := map[string]reflect.Value{}
+	collect(reflect.ValueOf(cfg).Elem(), "", fields)
+	for _, kv := range environ {
+		name, val, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, EnvPrefix) {
+			continue
+		}
+		key := strings.TrimPrefix(name, EnvPrefix)
+		if key == "REQUIRE_INTEGRATION" || key == "CONFIG" || strings.HasPrefix(key, "TEST_") {
+			continue
+		}
+		f, ok := fields[key]
+		if !ok {
+			return fmt.Errorf("environment variable %s is not a tegata setting: see `tegata config print` for the names (TEGATA_ + the YAML path in upper case, joined by _)", name)
+		}
+		if err := setValue(f, val); err != nil {
+			return fmt.Errorf("environment variable %s=%q: %v", name, val, err)
+		}
+	}
+	return nil
+}
+
+func collect(v reflect.Value, prefix string, out map[string]reflect.Value) {
+	t := v.Type()
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		tag, _, _ := strings.Cut(sf.Tag.Get("yaml"), ",")
+		if tag == "" || tag == "-" {
+			continue
+		}
+		name := strings.ToUpper(tag)
+		if prefix != "" {
+			name = prefix + "_" + name
+		}
+		fv := v.Field(i)
+		if fv.Kind() == reflect.Struct && fv.Type() != reflect.TypeOf(time.Time{}) {
+			collect(fv, name, out)
+			continue
+		}
+		out[name] = fv
+	}
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+func setValue(f reflect.Value, s string) error {
+	switch {
+	case f.Type() == durationType:
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("not a duration: write it like 2s or 500ms")
+		}
+		f.SetInt(int64(d))
+	case f.Kind() == reflect.String:
+		f.SetString(s)
+	case f.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("not a boolean: use true or false")
+		}
+		f.SetBool(b)
+	case f.Kind() == reflect.Int:
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return fmt.Errorf("not an integer")
+		}
+		f.SetInt(int64(n))
+	case f.Kind() == reflect.Float64:
+		n, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("not a number")
+		}
+		f.SetFloat(n)
+	case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.String:
+		var parts []string
+		for p := range strings.SplitSeq(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				parts = append(parts, p)
+			}
+		}
+		f.Set(reflect.ValueOf(parts))
+	default:
+		return fmt.Errorf("this setting can only be set in the config file")
+	}
+	return nil
+}
+
+// Validate checks every section.
+func (c *Config) Validate() error {
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level: %q: use debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "auto", "text", "json":
+	default:
+		return fmt.Errorf("log.format: %q: use auto, text or json", c.Log.Format)
+	}
+	if c.DataDir == "" {
+		return fmt.Errorf("data_dir: empty: give a directory for tegata's state")
+	}
+	return c.IMDS.Validate()
+}
+
+// YAML renders the effective configuration, as `tegata config print` shows it.
+func (c *Config) YAML() ([]byte, error) {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), enc.Close()
+}

@@ -1,0 +1,376 @@
+package imds
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/tegata-project/tegata/internal/events"
+	"github.com/tegata-project/tegata/internal/instance"
+)
+
+// Options builds a Server.
+type Options struct {
+	Config Config
+	// Inventory is served until the first reload. Required.
+	Inventory *instance.Inventory
+	// Reload, when set, reads the inventory again (from Config.Inventory); the admin
+	// API, SIGHUP and the file watch call it. Nil: the inventory is fixed.
+	Reload func() (*instance.Inventory, error)
+	// Clock drives scheduled events and fault expiry. Nil: time.Now.
+	Clock func() time.Time
+	// Logger receives reloads and errors; never request contents. Nil: slog.Default().
+	Logger *slog.Logger
+	// Metrics receives the imds_* series. Nil: no metrics.
+	Metrics *Metrics
+}
+
+// Server is the IMDS front end. Its ServeHTTP is the metadata listener's handler;
+// AdminHandler is the control API's.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	clock   func() time.Time
+	reload  func() (*instance.Inventory, error)
+	metrics *Metrics
+
+	inventory atomic.Pointer[instance.Inventory]
+	events    *events.Registry
+	versions  *catalog
+	errors    errorTable
+	limits    *limiter
+	faults    faultSet
+	requests  *requestLog
+
+	serverHeader    []string
+	textContentType []string
+}
+
+var (
+	jsonContentType = []string{"application/json; charset=utf-8"}
+	htmlContentType = []string{"text/html"}
+	iisServer       = []string{"Microsoft-IIS/10.0"}
+)
+
+// maxEventBooks bounds the VMs with scheduled events: the inventory's own bound.
+const maxEventBooks = 100_000
+
+// New validates o.Config and returns a Server.
+func New(o Options) (*Server, error) {
+	if err := o.Config.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Inventory == nil {
+		return nil, fmt.Errorf("imds: no inventory: give an inventory file or use the generated instance")
+	}
+	s := &Server{
+		cfg:             o.Config,
+		log:             o.Logger,
+		clock:           o.Clock,
+		reload:          o.Reload,
+		metrics:         o.Metrics,
+		serverHeader:    []string{o.Config.Compat.ServerHeader},
+		textContentType: []string{o.Config.Compat.TextContentType},
+		requests:        newRequestLog(1000),
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	timing := events.Realistic()
+	if o.Config.Events.Timing == "fast" {
+		timing = events.Fast()
+	}
+	var err error
+	if s.events, err = events.NewRegistry(s.clock, timing, maxEventBooks); err != nil {
+		return nil, err
+	}
+	s.versions = newCatalog(o.Config.Compat.APIVersions, events.Accepts)
+	if s.errors, err = newErrorTable(o.Config.Errors, s.versions.newest); err != nil {
+		return nil, err
+	}
+	if o.Config.RateLimit.Enabled {
+		s.limits = newLimiter(o.Config.RateLimit)
+	}
+	s.inventory.Store(o.Inventory)
+	return s, nil
+}
+
+// Inventory returns the inventory being served.
+func (s *Server) Inventory() *instance.Inventory { return s.inventory.Load() }
+
+// Events returns the scheduled-events registry.
+func (s *Server) Events() *events.Registry { return s.events }
+
+// Reload reads the inventory again. On error the old inventory keeps serving and the
+// error (naming file, line and field) is returned.
+func (s *Server) Reload() error {
+	if s.reload == nil {
+		return fmt.Errorf("imds: the inventory is generated, not read from a file: there is nothing to reload (set imds.inventory)")
+	}
+	inv, err := s.reload()
+	if err != nil {
+		s.log.Error("inventory reload failed; the previous inventory keeps serving", "err", err)
+		s.metrics.reload(false)
+		return err
+	}
+	s.inventory.Store(inv)
+	s.log.Info("inventory reloaded", "instances", inv.Len())
+	s.metrics.reload(true)
+	return nil
+}
+
+// category is the first path segment under /metadata/, used for routing, limits and
+// metrics.
+type category uint8
+
+const (
+	catOther category = iota
+	catInstance
+	catVersions
+	catScheduledEvents
+	catLoadBalancer
+	catAttested
+	catIdentity
+	catOutside
+	numCategories
+)
+
+var categoryNames = [numCategories]string{"other", "instance", "versions", "scheduledevents", "loadbalancer", "attested", "identity", "outside"}
+
+func categorize(path string) (category, string) {
+	rest, ok := strings.CutPrefix(path, "/metadata/")
+	if !ok {
+		if path == "/metadata" {
+			return catOther, ""
+		}
+		return catOutside, ""
+	}
+	name, sub, _ := strings.Cut(rest, "/")
+	if sub != "" || strings.HasSuffix(rest, "/") {
+		sub = "/" + sub
+	}
+	switch name {
+	case "instance":
+		return catInstance, sub
+	case "versions":
+		return catVersions, sub
+	case "scheduledevents":
+		return catScheduledEvents, sub
+	case "loadbalancer":
+		return catLoadBalancer, sub
+	case "attested":
+		return catAttested, sub
+	case "identity":
+		return catIdentity, sub
+	}
+	return catOther, sub
+}
+
+// exchange is one request in flight: what the gate learned, handed to the endpoint.
+type exchange struct {
+	w        http.ResponseWriter
+	r        *http.Request
+	cat      category
+	sub      string // path below the category, "" or starting with "/"
+	inst     *instance.Instance
+	q        query
+	status   int
+	start    time.Time
+	finished bool
+}
+
+// ServeHTTP runs the gate in the order of docs/imds.md §2, then the endpoint.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	x := exchange{w: w, r: r, start: time.Now()}
+	x.cat, x.sub = categorize(r.URL.Path)
+	s.serve(&x)
+	s.metrics.observe(x.cat, x.status, time.Since(x.start))
+	s.requests.add(&x)
+}
+
+func (s *Server) serve(x *exchange) {
+	if x.cat == catOutside {
+		h := x.w.Header()
+		h["Content-Type"] = htmlContentType
+		h["Server"] = iisServer
+		x.status = http.StatusNotFound
+		x.w.WriteHeader(x.status)
+		x.w.Write(iisNotFound)
+		return
+	}
+	addr := remoteAddr(x.r)
+	inst, ok := s.inventory.Load().Lookup(addr)
+	if !ok {
+		s.fail(x, ErrUnknownCaller)
+		return
+	}
+	x.inst = inst
+	if s.faults.active() && s.applyFault(x) {
+		return
+	}
+	if s.limits != nil {
+		release, ok := s.limits.admit(inst.Name, x.cat == catIdentity, s.clock())
+		if !ok {
+			if x.cat == catIdentity {
+				s.fail(x, ErrIdentityThrottled)
+			} else {
+				s.fail(x, ErrThrottled)
+			}
+			return
+		}
+		defer release()
+	}
+	if _, xff := x.r.Header["X-Forwarded-For"]; xff && !s.cfg.Compat.TrustForwardedFor {
+		s.fail(x, ErrForwardedFor)
+		return
+	}
+	if !s.hasMetadataHeader(x) {
+		if x.cat == catIdentity {
+			s.fail(x, ErrIdentityMissingHeader)
+		} else {
+			s.fail(x, ErrMissingHeader)
+		}
+		return
+	}
+	if err := parseQuery(x.r.URL.RawQuery, &x.q); err != nil {
+		if err == errDuplicateParam {
+			s.fail(x, ErrDuplicateParameter)
+		} else {
+			s.fail(x, ErrBadRequest)
+		}
+		return
+	}
+	s.route(x)
+}
+
+// hasMetadataHeader applies §2.1: "true" in any case (WALinuxAgent sends "True"),
+// surrounding whitespace trimmed; identity may be made strict.
+func (s *Server) hasMetadataHeader(x *exchange) bool {
+	if x.cat == catVersions && !s.cfg.Compat.VersionsRequireHeader {
+		return true
+	}
+	vals := x.r.Header["Metadata"]
+	if len(vals) == 0 {
+		return false
+	}
+	v := strings.TrimSpace(vals[0])
+	if v == "true" {
+		return true
+	}
+	if x.cat == catIdentity && s.cfg.Compat.StrictIdentityMetadataHeader {
+		return false
+	}
+	return strings.EqualFold(v, "true")
+}
+
+// remoteAddr is the caller's address; the inventory maps it to an instance.
+func remoteAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// writeCommon sets the headers every IMDS answer carries.
+func (s *Server) writeCommon(x *exchange, contentType []string, n int) http.Header {
+	h := x.w.Header()
+	h["Content-Type"] = contentType
+	h["Server"] = s.serverHeader
+	h["x-ms-request-id"] = []string{newRequestID()}
+	h["Content-Length"] = []string{strconv.Itoa(n)}
+	if s.cfg.Compat.EchoClientRequestID {
+		if id := x.r.Header.Get("X-Ms-Client-Request-Id"); id != "" && len(id) <= 128 {
+			h["x-ms-client-request-id"] = []string{id}
+		}
+	}
+	return h
+}
+
+// reply writes a successful (or endpoint-specific) answer.
+func (s *Server) reply(x *exchange, status int, contentType []string, body []byte) {
+	s.writeCommon(x, contentType, len(body))
+	x.status = status
+	x.w.WriteHeader(status)
+	if x.r.Method != http.MethodHead {
+		x.w.Write(body)
+	}
+	x.finished = true
+}
+
+// fail writes row id of the error table.
+func (s *Server) fail(x *exchange, id ErrorID) {
+	e := s.errors[id]
+	ct := jsonContentType
+	if id == ErrUnreachable {
+		ct = s.textContentType
+	}
+	s.reply(x, e.status, ct, e.body)
+}
+
+// failMessage writes a load-balancer style error: a message wrapped as { "error": ... }.
+func (s *Server) failMessage(x *exchange, status int, msg string) {
+	b := append([]byte(`{ "error": `), instance.AppendJSONString(nil, msg)...)
+	s.reply(x, status, jsonContentType, append(b, " }"...))
+}
+
+// newRequestID returns a random lower-case hyphenated UUID (version 4), as Azure sends
+// in x-ms-request-id.
+func newRequestID() string {
+	var u [16]byte
+	rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	var b [36]byte
+	j := 0
+	for i, c := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b[j] = '-'
+			j++
+		}
+		b[j] = hexDigits[c>>4]
+		b[j+1] = hexDigits[c&0xf]
+		j += 2
+	}
+	return string(b[:])
+}
+
+const hexDigits = "0123456789abcdef"
+
+// ListenAndServe serves h on addr until ctx ends, then shuts down gracefully.
+func ListenAndServe(ctx context.Context, srv *http.Server) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	}
+}
+
+// NewHTTPServer returns an http.Server with the timeouts and header bound every
+// tegata listener uses.
+func NewHTTPServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+	}
+}
