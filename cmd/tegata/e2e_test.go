@@ -77,7 +77,8 @@ func startUp(t *testing.T, extra ...string) *upProcess {
 }
 
 // sh runs a shell command line as a user would, with the documentation's address
-// replaced by the test server's.
+// replaced by the test server's, and returns its standard output (curl's progress
+// meter goes to standard error, as in a terminal).
 func (p *upProcess) sh(t *testing.T, line string) (string, error) {
 	t.Helper()
 	line = strings.ReplaceAll(line, "go run ./cmd/tegata ", "tegata ")
@@ -88,7 +89,12 @@ func (p *upProcess) sh(t *testing.T, line string) (string, error) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-o", "pipefail", "-c", line)
 	cmd.Env = append(os.Environ(), "PATH="+dirOf(p.bin)+":"+os.Getenv("PATH"), "TEGATA_IMDS_ADMIN_LISTEN="+p.admin)
-	out, err := cmd.CombinedOutput()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		err = fmt.Errorf("%w; stderr: %s", err, stderr.String())
+	}
 	return string(out), err
 }
 
