@@ -2,6 +2,7 @@ package imds
 
 import (
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -10,6 +11,9 @@ import (
 // Metrics are the imds_* Prometheus series. A nil *Metrics records nothing.
 type Metrics struct {
 	requests *prometheus.CounterVec
+	// counters caches the requests child of each (category, status), so that the hot
+	// path does no label hashing and no formatting.
+	counters [numCategories][600]atomic.Pointer[prometheus.Counter]
 	duration [numCategories]prometheus.Observer
 	reloads  *prometheus.CounterVec
 }
@@ -42,7 +46,16 @@ func (m *Metrics) observe(c category, status int, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.requests.WithLabelValues(categoryNames[c], strconv.Itoa(status)).Inc()
+	if status < 0 || status >= 600 {
+		status = 0
+	}
+	p := m.counters[c][status].Load()
+	if p == nil {
+		ctr := m.requests.WithLabelValues(categoryNames[c], strconv.Itoa(status))
+		p = &ctr
+		m.counters[c][status].Store(p)
+	}
+	(*p).Inc()
 	m.duration[c].Observe(d.Seconds())
 }
 

@@ -150,6 +150,8 @@ func (s *Server) serveInstance(x *exchange, v string) {
 		node = next
 	}
 	switch {
+	case f == "text" && node.IsLeaf():
+		s.replyText(x, node.Value())
 	case f == "text":
 		s.reply(x, http.StatusOK, s.textContentType, node.Text())
 	case node.IsLeaf():

@@ -1,16 +1,18 @@
 package imds
 
 import (
-	"context"
-	"crypto/rand"
 	"fmt"
+	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/tegata-project/tegata/internal/events"
 	"github.com/tegata-project/tegata/internal/instance"
@@ -155,9 +157,9 @@ func categorize(path string) (category, string) {
 		}
 		return catOutside, ""
 	}
-	name, sub, _ := strings.Cut(rest, "/")
-	if sub != "" || strings.HasSuffix(rest, "/") {
-		sub = "/" + sub
+	name, sub := rest, ""
+	if i := strings.IndexByte(rest, '/'); i >= 0 {
+		name, sub = rest[:i], rest[i:]
 	}
 	switch name {
 	case "instance":
@@ -191,12 +193,19 @@ type exchange struct {
 
 // ServeHTTP runs the gate in the order of docs/imds.md §2, then the endpoint.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	x := exchange{w: w, r: r, start: time.Now()}
+	x := exchanges.Get().(*exchange)
+	*x = exchange{w: w, r: r, start: time.Now()}
 	x.cat, x.sub = categorize(r.URL.Path)
-	s.serve(&x)
+	s.serve(x)
 	s.metrics.observe(x.cat, x.status, time.Since(x.start))
-	s.requests.add(&x)
+	s.requests.add(x)
+	*x = exchange{}
+	exchanges.Put(x)
 }
+
+// exchanges recycles exchange records: each holds a query with room for its
+// parameters, and the hot path should not allocate one per request.
+var exchanges = sync.Pool{New: func() any { return new(exchange) }}
 
 func (s *Server) serve(x *exchange) {
 	if x.cat == catOutside {
@@ -287,8 +296,8 @@ func (s *Server) writeCommon(x *exchange, contentType []string, n int) http.Head
 	h := x.w.Header()
 	h["Content-Type"] = contentType
 	h["Server"] = s.serverHeader
-	h["x-ms-request-id"] = []string{newRequestID()}
-	h["Content-Length"] = []string{strconv.Itoa(n)}
+	h["x-ms-request-id"] = requestIDHeader()
+	h["Content-Length"] = contentLength(n)
 	if s.cfg.Compat.EchoClientRequestID {
 		if id := x.r.Header.Get("X-Ms-Client-Request-Id"); id != "" && len(id) <= 128 {
 			h["x-ms-client-request-id"] = []string{id}
@@ -304,6 +313,17 @@ func (s *Server) reply(x *exchange, status int, contentType []string, body []byt
 	x.w.WriteHeader(status)
 	if x.r.Method != http.MethodHead {
 		x.w.Write(body)
+	}
+	x.finished = true
+}
+
+// replyText writes a format=text leaf without copying it.
+func (s *Server) replyText(x *exchange, body string) {
+	s.writeCommon(x, s.textContentType, len(body))
+	x.status = http.StatusOK
+	x.w.WriteHeader(http.StatusOK)
+	if x.r.Method != http.MethodHead {
+		io.WriteString(x.w, body)
 	}
 	x.finished = true
 }
@@ -324,41 +344,56 @@ func (s *Server) failMessage(x *exchange, status int, msg string) {
 	s.reply(x, status, jsonContentType, append(b, " }"...))
 }
 
-// newRequestID returns a random lower-case hyphenated UUID (version 4), as Azure sends
-// in x-ms-request-id.
-func newRequestID() string {
-	var u [16]byte
-	rand.Read(u[:])
-	u[6] = u[6]&0x0f | 0x40
-	u[8] = u[8]&0x3f | 0x80
-	var b [36]byte
+// requestIDHeader returns a one-element header value holding a random lower-case
+// hyphenated UUID (version 4), as Azure sends in x-ms-request-id. The ID and its slice
+// share one allocation. It needs to be unique, not secret: math/rand/v2's generator
+// (ChaCha8, seeded by the runtime) serves without the system call crypto/rand makes.
+func requestIDHeader() []string {
+	type idHeader struct {
+		v [1]string
+		b [36]byte
+	}
+	h := new(idHeader)
+	hi, lo := mrand.Uint64(), mrand.Uint64()
+	hi = hi&^(0xf<<12) | 0x4<<12 // version 4
+	lo = lo&^(0x3<<62) | 0x2<<62 // variant 10
 	j := 0
-	for i, c := range u {
+	for i := range 16 {
+		var c byte
+		if i < 8 {
+			c = byte(hi >> (56 - 8*i))
+		} else {
+			c = byte(lo >> (56 - 8*(i-8)))
+		}
 		if i == 4 || i == 6 || i == 8 || i == 10 {
-			b[j] = '-'
+			h.b[j] = '-'
 			j++
 		}
-		b[j] = hexDigits[c>>4]
-		b[j+1] = hexDigits[c&0xf]
+		h.b[j] = hexDigits[c>>4]
+		h.b[j+1] = hexDigits[c&0xf]
 		j += 2
 	}
-	return string(b[:])
+	h.v[0] = unsafe.String(&h.b[0], len(h.b))
+	return h.v[:]
 }
 
 const hexDigits = "0123456789abcdef"
 
-// ListenAndServe serves h on addr until ctx ends, then shuts down gracefully.
-func ListenAndServe(ctx context.Context, srv *http.Server) error {
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		return srv.Shutdown(sctx)
+// lengths holds ready Content-Length values for the sizes most answers have, so that
+// writing the header allocates nothing.
+var lengths = func() [][]string {
+	t := make([][]string, 4096)
+	for i := range t {
+		t[i] = []string{strconv.Itoa(i)}
 	}
+	return t
+}()
+
+func contentLength(n int) []string {
+	if n < len(lengths) {
+		return lengths[n]
+	}
+	return []string{strconv.Itoa(n)}
 }
 
 // NewHTTPServer returns an http.Server with the timeouts and header bound every
