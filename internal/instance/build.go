@@ -5,105 +5,96 @@ import (
 	"strings"
 )
 
-// optional returns a leaf for a field served only when configured, or nil (which Object
-// drops) when s is empty.
-func optional(s string) *Node {
-	if s == "" {
-		return nil
-	}
-	return leaf(s)
-}
-
 // buildTree returns the instance's tree at NewestVersion: every field present, overrides
 // not applied. Older versions are pruned from it.
-func (in *Instance) buildTree() *Node {
-	return object(Fields{
-		"compute": in.buildCompute(),
-		"network": buildNetwork(&in.Network),
+func (in *Instance) buildTree(t *interner) *Node {
+	return t.object(Fields{
+		"compute": in.buildCompute(t),
+		"network": buildNetwork(t, &in.Network),
 	})
 }
 
-func (in *Instance) buildCompute() *Node {
+func (in *Instance) buildCompute(t *interner) *Node {
 	c := &in.Compute
-	return object(Fields{
-		"additionalCapabilities": object(Fields{
-			"hibernationEnabled": leaf(c.AdditionalCapabilities.HibernationEnabled),
+	return t.object(Fields{
+		"additionalCapabilities": t.object(Fields{
+			"hibernationEnabled": t.leaf(c.AdditionalCapabilities.HibernationEnabled),
 		}),
-		"azEnvironment":  leaf(c.AzEnvironment),
-		"customData":     leaf(""),
-		"evictionPolicy": leaf(c.EvictionPolicy),
-		"extendedLocation": object(Fields{
-			"name": leaf(c.ExtendedLocation.Name),
-			"type": leaf(c.ExtendedLocation.Type),
+		"azEnvironment":  t.leaf(c.AzEnvironment),
+		"customData":     t.leaf(""),
+		"evictionPolicy": t.leaf(c.EvictionPolicy),
+		"extendedLocation": t.object(Fields{
+			"name": t.leaf(c.ExtendedLocation.Name),
+			"type": t.leaf(c.ExtendedLocation.Type),
 		}),
-		"host":                       refNode(c.Host),
-		"hostGroup":                  refNode(c.HostGroup),
-		"interconnectGroupId":        optional(c.InterconnectGroupID),
-		"interconnectSubgroupId":     optional(c.InterconnectSubgroupID),
-		"isHostCompatibilityLayerVm": leaf(c.IsHostCompatibilityLayerVM),
-		"isVmInStandbyPool":          optional(c.IsVMInStandbyPool),
-		"licenseType":                leaf(c.LicenseType),
-		"location":                   leaf(c.Location),
-		"name":                       leaf(in.Name),
-		"offer":                      leaf(c.Offer),
-		"osProfile": object(Fields{
-			"adminUsername":                 leaf(c.OSProfile.AdminUsername),
-			"computerName":                  leaf(c.OSProfile.ComputerName),
-			"disablePasswordAuthentication": leaf(c.OSProfile.DisablePasswordAuthentication),
+		"host":                       refNode(t, c.Host),
+		"hostGroup":                  refNode(t, c.HostGroup),
+		"interconnectGroupId":        t.optional(c.InterconnectGroupID),
+		"interconnectSubgroupId":     t.optional(c.InterconnectSubgroupID),
+		"isHostCompatibilityLayerVm": t.leaf(c.IsHostCompatibilityLayerVM),
+		"isVmInStandbyPool":          t.optional(c.IsVMInStandbyPool),
+		"licenseType":                t.leaf(c.LicenseType),
+		"location":                   t.leaf(c.Location),
+		"name":                       t.leaf(in.Name),
+		"offer":                      t.leaf(c.Offer),
+		"osProfile": t.object(Fields{
+			"adminUsername":                 t.leaf(c.OSProfile.AdminUsername),
+			"computerName":                  t.leaf(c.OSProfile.ComputerName),
+			"disablePasswordAuthentication": t.leaf(c.OSProfile.DisablePasswordAuthentication),
 		}),
-		"osType":           leaf(c.OSType),
-		"physicalZone":     leaf(c.PhysicalZone),
-		"placementGroupId": leaf(c.PlacementGroupID),
-		"plan": object(Fields{
-			"name":      leaf(c.Plan.Name),
-			"product":   leaf(c.Plan.Product),
-			"publisher": leaf(c.Plan.Publisher),
+		"osType":           t.leaf(c.OSType),
+		"physicalZone":     t.leaf(c.PhysicalZone),
+		"placementGroupId": t.leaf(c.PlacementGroupID),
+		"plan": t.object(Fields{
+			"name":      t.leaf(c.Plan.Name),
+			"product":   t.leaf(c.Plan.Product),
+			"publisher": t.leaf(c.Plan.Publisher),
 		}),
-		"platformFaultDomain":    leaf(c.PlatformFaultDomain),
-		"platformSubFaultDomain": leaf(c.PlatformSubFaultDomain),
-		"platformUpdateDomain":   leaf(c.PlatformUpdateDomain),
-		"priority":               leaf(c.Priority),
-		"provider":               leaf(c.Provider),
-		"publicKeys":             publicKeysNode(c.PublicKeys),
-		"publisher":              leaf(c.Publisher),
-		"resourceGroupName":      leaf(c.ResourceGroupName),
-		"resourceId":             leaf(c.ResourceID),
-		"securityProfile": object(Fields{
-			"encryptionAtHost":  leaf(c.SecurityProfile.EncryptionAtHost),
-			"secureBootEnabled": leaf(c.SecurityProfile.SecureBootEnabled),
-			"securityType":      leaf(c.SecurityProfile.SecurityType),
-			"virtualTpmEnabled": leaf(c.SecurityProfile.VirtualTPMEnabled),
+		"platformFaultDomain":    t.leaf(c.PlatformFaultDomain),
+		"platformSubFaultDomain": t.leaf(c.PlatformSubFaultDomain),
+		"platformUpdateDomain":   t.leaf(c.PlatformUpdateDomain),
+		"priority":               t.leaf(c.Priority),
+		"provider":               t.leaf(c.Provider),
+		"publicKeys":             publicKeysNode(t, c.PublicKeys),
+		"publisher":              t.leaf(c.Publisher),
+		"resourceGroupName":      t.leaf(c.ResourceGroupName),
+		"resourceId":             t.leaf(c.ResourceID),
+		"securityProfile": t.object(Fields{
+			"encryptionAtHost":  t.leaf(c.SecurityProfile.EncryptionAtHost),
+			"secureBootEnabled": t.leaf(c.SecurityProfile.SecureBootEnabled),
+			"securityType":      t.leaf(c.SecurityProfile.SecurityType),
+			"virtualTpmEnabled": t.leaf(c.SecurityProfile.VirtualTPMEnabled),
 		}),
-		"sku":                    leaf(c.SKU),
-		"storageProfile":         storageNode(&c.StorageProfile),
-		"subscriptionId":         leaf(c.SubscriptionID),
-		"systemFaultDomain":      optional(c.SystemFaultDomain),
-		"tags":                   leaf(tagsString(c.Tags)),
-		"tagsList":               tagsListNode(c.Tags),
-		"userData":               leaf(c.UserData),
-		"version":                leaf(c.Version),
-		"virtualMachineScaleSet": refNode(c.VirtualMachineScaleSet),
-		"vmId":                   leaf(c.VMID),
-		"vmScaleSetName":         leaf(c.VMScaleSetName),
-		"vmSize":                 leaf(c.VMSize),
-		"zone":                   leaf(c.Zone),
+		"sku":                    t.leaf(c.SKU),
+		"storageProfile":         storageNode(t, &c.StorageProfile),
+		"subscriptionId":         t.leaf(c.SubscriptionID),
+		"systemFaultDomain":      t.optional(c.SystemFaultDomain),
+		"tags":                   t.leaf(tagsString(c.Tags)),
+		"tagsList":               tagsListNode(t, c.Tags),
+		"userData":               t.leaf(c.UserData),
+		"version":                t.leaf(c.Version),
+		"virtualMachineScaleSet": refNode(t, c.VirtualMachineScaleSet),
+		"vmId":                   t.leaf(c.VMID),
+		"vmScaleSetName":         t.leaf(c.VMScaleSetName),
+		"vmSize":                 t.leaf(c.VMSize),
+		"zone":                   t.leaf(c.Zone),
 	})
 }
 
-func refNode(r ResourceRef) *Node { return object(Fields{"id": leaf(r.ID)}) }
+func refNode(t *interner, r ResourceRef) *Node { return t.object(Fields{"id": t.leaf(r.ID)}) }
 
-func uriNode(v VirtualHardDisk) *Node { return object(Fields{"uri": leaf(v.URI)}) }
+func uriNode(t *interner, v VirtualHardDisk) *Node { return t.object(Fields{"uri": t.leaf(v.URI)}) }
 
-func managedDiskNode(m ManagedDisk) *Node {
-	return object(Fields{"id": leaf(m.ID), "storageAccountType": leaf(m.StorageAccountType)})
+func managedDiskNode(t *interner, m ManagedDisk) *Node {
+	return t.object(Fields{"id": t.leaf(m.ID), "storageAccountType": t.leaf(m.StorageAccountType)})
 }
 
-func publicKeysNode(keys []PublicKey) *Node {
+func publicKeysNode(t *interner, keys []PublicKey) *Node {
 	elems := make([]*Node, len(keys))
 	for i, k := range keys {
-		elems[i] = object(Fields{"keyData": leaf(k.KeyData), "path": leaf(k.Path)})
+		elems[i] = t.object(Fields{"keyData": t.leaf(k.KeyData), "path": t.leaf(k.Path)})
 	}
-	return array(elems)
+	return t.array(elems)
 }
 
 // sortedTagNames returns the tag names in byte order, the order of every documentation
@@ -131,127 +122,127 @@ func tagsString(tags map[string]string) string {
 	return b.String()
 }
 
-func tagsListNode(tags map[string]string) *Node {
+func tagsListNode(t *interner, tags map[string]string) *Node {
 	names := sortedTagNames(tags)
 	elems := make([]*Node, len(names))
 	for i, k := range names {
-		elems[i] = object(Fields{"name": leaf(k), "value": leaf(tags[k])})
+		elems[i] = t.object(Fields{"name": t.leaf(k), "value": t.leaf(tags[k])})
 	}
-	return array(elems)
+	return t.array(elems)
 }
 
-func storageNode(s *StorageProfile) *Node {
+func storageNode(t *interner, s *StorageProfile) *Node {
 	disks := make([]*Node, len(s.DataDisks))
 	for i := range s.DataDisks {
 		d := &s.DataDisks[i]
-		disks[i] = object(Fields{
-			"bytesPerSecondThrottle":  leaf(d.BytesPerSecondThrottle),
-			"caching":                 leaf(d.Caching),
-			"createOption":            leaf(d.CreateOption),
-			"diskCapacityBytes":       leaf(d.DiskCapacityBytes),
-			"diskSizeGB":              leaf(d.DiskSizeGB),
-			"image":                   uriNode(d.Image),
-			"isSharedDisk":            leaf(d.IsSharedDisk),
-			"isUltraDisk":             leaf(d.IsUltraDisk),
-			"lun":                     leaf(d.LUN),
-			"managedDisk":             managedDiskNode(d.ManagedDisk),
-			"name":                    leaf(d.Name),
-			"opsPerSecondThrottle":    leaf(d.OpsPerSecondThrottle),
-			"vhd":                     uriNode(d.Vhd),
-			"writeAcceleratorEnabled": leaf(d.WriteAcceleratorEnabled),
+		disks[i] = t.object(Fields{
+			"bytesPerSecondThrottle":  t.leaf(d.BytesPerSecondThrottle),
+			"caching":                 t.leaf(d.Caching),
+			"createOption":            t.leaf(d.CreateOption),
+			"diskCapacityBytes":       t.leaf(d.DiskCapacityBytes),
+			"diskSizeGB":              t.leaf(d.DiskSizeGB),
+			"image":                   uriNode(t, d.Image),
+			"isSharedDisk":            t.leaf(d.IsSharedDisk),
+			"isUltraDisk":             t.leaf(d.IsUltraDisk),
+			"lun":                     t.leaf(d.LUN),
+			"managedDisk":             managedDiskNode(t, d.ManagedDisk),
+			"name":                    t.leaf(d.Name),
+			"opsPerSecondThrottle":    t.leaf(d.OpsPerSecondThrottle),
+			"vhd":                     uriNode(t, d.Vhd),
+			"writeAcceleratorEnabled": t.leaf(d.WriteAcceleratorEnabled),
 		})
 	}
 	img := &s.ImageReference
 	osd := &s.OSDisk
-	return object(Fields{
-		"dataDisks": array(disks),
-		"imageReference": object(Fields{
-			"communityGalleryImageId": leaf(img.CommunityGalleryImageID),
-			"exactVersion":            leaf(img.ExactVersion),
-			"id":                      leaf(img.ID),
-			"offer":                   leaf(img.Offer),
-			"publisher":               leaf(img.Publisher),
-			"sharedGalleryImageId":    leaf(img.SharedGalleryImageID),
-			"sku":                     leaf(img.SKU),
-			"version":                 leaf(img.Version),
+	return t.object(Fields{
+		"dataDisks": t.array(disks),
+		"imageReference": t.object(Fields{
+			"communityGalleryImageId": t.leaf(img.CommunityGalleryImageID),
+			"exactVersion":            t.leaf(img.ExactVersion),
+			"id":                      t.leaf(img.ID),
+			"offer":                   t.leaf(img.Offer),
+			"publisher":               t.leaf(img.Publisher),
+			"sharedGalleryImageId":    t.leaf(img.SharedGalleryImageID),
+			"sku":                     t.leaf(img.SKU),
+			"version":                 t.leaf(img.Version),
 		}),
-		"osDisk": object(Fields{
-			"caching":      leaf(osd.Caching),
-			"createOption": leaf(osd.CreateOption),
-			"diffDiskSettings": object(Fields{
-				"enableFullCaching": optional(osd.DiffDiskSettings.EnableFullCaching),
-				"option":            leaf(osd.DiffDiskSettings.Option),
-				"placement":         optional(osd.DiffDiskSettings.Placement),
+		"osDisk": t.object(Fields{
+			"caching":      t.leaf(osd.Caching),
+			"createOption": t.leaf(osd.CreateOption),
+			"diffDiskSettings": t.object(Fields{
+				"enableFullCaching": t.optional(osd.DiffDiskSettings.EnableFullCaching),
+				"option":            t.leaf(osd.DiffDiskSettings.Option),
+				"placement":         t.optional(osd.DiffDiskSettings.Placement),
 			}),
-			"diskSizeGB":              leaf(osd.DiskSizeGB),
-			"encryptionSettings":      encryptionNode(&osd.EncryptionSettings),
-			"image":                   uriNode(osd.Image),
-			"managedDisk":             managedDiskNode(osd.ManagedDisk),
-			"name":                    leaf(osd.Name),
-			"osType":                  leaf(osd.OSType),
-			"vhd":                     uriNode(osd.Vhd),
-			"writeAcceleratorEnabled": leaf(osd.WriteAcceleratorEnabled),
+			"diskSizeGB":              t.leaf(osd.DiskSizeGB),
+			"encryptionSettings":      encryptionNode(t, &osd.EncryptionSettings),
+			"image":                   uriNode(t, osd.Image),
+			"managedDisk":             managedDiskNode(t, osd.ManagedDisk),
+			"name":                    t.leaf(osd.Name),
+			"osType":                  t.leaf(osd.OSType),
+			"vhd":                     uriNode(t, osd.Vhd),
+			"writeAcceleratorEnabled": t.leaf(osd.WriteAcceleratorEnabled),
 		}),
-		"resourceDisk": object(Fields{"size": leaf(s.ResourceDisk.Size)}),
+		"resourceDisk": t.object(Fields{"size": t.leaf(s.ResourceDisk.Size)}),
 	})
 }
 
 // encryptionNode serves the Azure Disk Encryption key references only when one is set:
 // the documentation's full sample, of a VM without disk encryption, has neither.
-func encryptionNode(e *EncryptionSettings) *Node {
-	f := Fields{"enabled": leaf(e.Enabled)}
+func encryptionNode(t *interner, e *EncryptionSettings) *Node {
+	f := Fields{"enabled": t.leaf(e.Enabled)}
 	if k := e.DiskEncryptionKey; k != (DiskEncryptionKey{}) {
-		f["diskEncryptionKey"] = object(Fields{"secretUrl": leaf(k.SecretURL), "sourceVault": refNode(k.SourceVault)})
+		f["diskEncryptionKey"] = t.object(Fields{"secretUrl": t.leaf(k.SecretURL), "sourceVault": refNode(t, k.SourceVault)})
 	}
 	if k := e.KeyEncryptionKey; k != (KeyEncryptionKey{}) {
-		f["keyEncryptionKey"] = object(Fields{"keyUrl": leaf(k.KeyURL), "sourceVault": refNode(k.SourceVault)})
+		f["keyEncryptionKey"] = t.object(Fields{"keyUrl": t.leaf(k.KeyURL), "sourceVault": refNode(t, k.SourceVault)})
 	}
-	return object(f)
+	return t.object(f)
 }
 
-func buildNetwork(n *Network) *Node {
+func buildNetwork(t *interner, n *Network) *Node {
 	nics := make([]*Node, len(n.Interface))
 	for i := range n.Interface {
 		nic := &n.Interface[i]
 		v4 := make([]*Node, len(nic.IPv4.IPAddress))
 		for j, a := range nic.IPv4.IPAddress {
-			v4[j] = object(Fields{"privateIpAddress": leaf(a.PrivateIPAddress), "publicIpAddress": leaf(a.PublicIPAddress)})
+			v4[j] = t.object(Fields{"privateIpAddress": t.leaf(a.PrivateIPAddress), "publicIpAddress": t.leaf(a.PublicIPAddress)})
 		}
 		v6 := make([]*Node, len(nic.IPv6.IPAddress))
 		for j, a := range nic.IPv6.IPAddress {
-			v6[j] = object(Fields{"privateIpAddress": leaf(a.PrivateIPAddress)})
+			v6[j] = t.object(Fields{"privateIpAddress": t.leaf(a.PrivateIPAddress)})
 		}
-		nics[i] = object(Fields{
-			"interfaceCompartmentId":      optional(nic.InterfaceCompartmentID),
-			"interfaceCompartmentVersion": optional(nic.InterfaceCompartmentVersion),
-			"ipv4": object(Fields{
-				"ipAddress":      array(v4),
-				"ipAddressBlock": optionalSubnets(nic.IPv4.IPAddressBlock),
-				"subnet":         subnetsNode(nic.IPv4.Subnet),
+		nics[i] = t.object(Fields{
+			"interfaceCompartmentId":      t.optional(nic.InterfaceCompartmentID),
+			"interfaceCompartmentVersion": t.optional(nic.InterfaceCompartmentVersion),
+			"ipv4": t.object(Fields{
+				"ipAddress":      t.array(v4),
+				"ipAddressBlock": optionalSubnets(t, nic.IPv4.IPAddressBlock),
+				"subnet":         subnetsNode(t, nic.IPv4.Subnet),
 			}),
-			"ipv6": object(Fields{
-				"ipAddress":      array(v6),
-				"ipAddressBlock": optionalSubnets(nic.IPv6.IPAddressBlock),
-				"subnet":         optionalSubnets(nic.IPv6.Subnet),
+			"ipv6": t.object(Fields{
+				"ipAddress":      t.array(v6),
+				"ipAddressBlock": optionalSubnets(t, nic.IPv6.IPAddressBlock),
+				"subnet":         optionalSubnets(t, nic.IPv6.Subnet),
 			}),
-			"macAddress": leaf(nic.MacAddress),
+			"macAddress": t.leaf(nic.MacAddress),
 		})
 	}
-	return object(Fields{"interface": array(nics)})
+	return t.object(Fields{"interface": t.array(nics)})
 }
 
-func subnetsNode(subnets []Subnet) *Node {
+func subnetsNode(t *interner, subnets []Subnet) *Node {
 	elems := make([]*Node, len(subnets))
 	for i, s := range subnets {
-		elems[i] = object(Fields{"address": leaf(s.Address), "prefix": leaf(s.Prefix)})
+		elems[i] = t.object(Fields{"address": t.leaf(s.Address), "prefix": t.leaf(s.Prefix)})
 	}
-	return array(elems)
+	return t.array(elems)
 }
 
 // optionalSubnets is subnetsNode for the undocumented lists, served only when configured.
-func optionalSubnets(subnets []Subnet) *Node {
+func optionalSubnets(t *interner, subnets []Subnet) *Node {
 	if len(subnets) == 0 {
 		return nil
 	}
-	return subnetsNode(subnets)
+	return subnetsNode(t, subnets)
 }

@@ -11,19 +11,28 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// decodeNode fills v, a pointer to a model type, from a YAML node. It checks structure
-// only (mappings, lists, scalars, known member names, no duplicate keys); Normalize checks
-// the values. Unlike yaml.Node.Decode it reports every problem with its line and column
-// and the path of the field.
+// decoder fills model values from YAML nodes. It checks structure only (mappings,
+// lists, scalars, known member names, no duplicate keys); Normalize checks the values.
+// Unlike yaml.Node.Decode it reports a problem with its line, column and field path.
 //
 // Scalars of every YAML type decode into string fields as they are written, so
 // `platformFaultDomain: 0` and `platformFaultDomain: "0"` both give "0", and `version:
 // 1.10` keeps its trailing zero.
-func decodeNode(n *yaml.Node, v any, p fieldPath) error {
-	return decodeValue(n, reflect.ValueOf(v).Elem(), p)
+//
+// A decoder keeps one copy of each distinct string it decodes: a fleet repeats its
+// regions, sizes, images and tags thousands of times.
+type decoder struct {
+	strs map[string]string
 }
 
-func decodeValue(n *yaml.Node, v reflect.Value, p fieldPath) error {
+func newDecoder() *decoder { return &decoder{strs: map[string]string{}} }
+
+// decode fills v, a pointer to a model type, from n; p is n's path for errors.
+func (d *decoder) decode(n *yaml.Node, v any, p fieldPath) error {
+	return d.value(n, reflect.ValueOf(v).Elem(), p)
+}
+
+func (d *decoder) value(n *yaml.Node, v reflect.Value, p fieldPath) error {
 	if n.Kind == yaml.AliasNode {
 		return nodeError(n, p, "uses the alias *%s; aliases are not supported, so write the value out in full", n.Value)
 	}
@@ -34,32 +43,37 @@ func decodeValue(n *yaml.Node, v reflect.Value, p fieldPath) error {
 	switch v.Kind() {
 	case reflect.Pointer:
 		ptr := reflect.New(v.Type().Elem())
-		if err := decodeValue(n, ptr.Elem(), p); err != nil {
+		if err := d.value(n, ptr.Elem(), p); err != nil {
 			return err
 		}
 		v.Set(ptr)
 		return nil
 	case reflect.Struct:
-		return decodeStruct(n, v, p)
+		return d.structure(n, v, p)
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			return nodeError(n, p, "must be a list (items starting with \"- \"), not %s", describe(n))
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 		for i, e := range n.Content {
-			if err := decodeValue(e, s.Index(i), p.index(i)); err != nil {
+			if err := d.value(e, s.Index(i), p.index(i)); err != nil {
 				return err
 			}
 		}
 		v.Set(s)
 		return nil
 	case reflect.Map:
-		return decodeMap(n, v, p)
+		return d.mapping(n, v, p)
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode {
 			return nodeError(n, p, "must be a single value, not %s", describe(n))
 		}
-		v.SetString(n.Value)
+		s, ok := d.strs[n.Value]
+		if !ok {
+			s = n.Value
+			d.strs[s] = s
+		}
+		v.SetString(s)
 		return nil
 	case reflect.Int:
 		i, err := strconv.Atoi(n.Value)
@@ -79,7 +93,7 @@ func decodeValue(n *yaml.Node, v reflect.Value, p fieldPath) error {
 	panic("instance: no decoder for " + v.Type().String())
 }
 
-func decodeStruct(n *yaml.Node, v reflect.Value, p fieldPath) error {
+func (d *decoder) structure(n *yaml.Node, v reflect.Value, p fieldPath) error {
 	if n.Kind != yaml.MappingNode {
 		return nodeError(n, p, "must be a mapping of field names to values, not %s", describe(n))
 	}
@@ -92,18 +106,18 @@ func decodeStruct(n *yaml.Node, v reflect.Value, p fieldPath) error {
 			}
 			return nodeError(k, p.key(k.Value), "unknown field%s", info.suggest(k.Value))
 		}
-		return decodeValue(val, v.Field(f), p.key(k.Value))
+		return d.value(val, v.Field(f), p.key(k.Value))
 	})
 }
 
-func decodeMap(n *yaml.Node, v reflect.Value, p fieldPath) error {
+func (d *decoder) mapping(n *yaml.Node, v reflect.Value, p fieldPath) error {
 	if n.Kind != yaml.MappingNode {
 		return nodeError(n, p, "must be a mapping of names to values, not %s", describe(n))
 	}
 	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
 	err := eachPair(n, p, func(k, val *yaml.Node) error {
 		e := reflect.New(v.Type().Elem()).Elem()
-		if err := decodeValue(val, e, p.mapKey(k.Value)); err != nil {
+		if err := d.value(val, e, p.mapKey(k.Value)); err != nil {
 			return err
 		}
 		m.SetMapIndex(reflect.ValueOf(k.Value), e)

@@ -3,6 +3,7 @@ package instance
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -43,6 +44,7 @@ func Generate(n int, seed int64) *Inventory {
 	r := rand.New(rand.NewPCG(uint64(seed), 0x74656761746121))
 	subscriptions := []string{randomUUID(r), randomUUID(r), randomUUID(r)}
 	inv := newInventory(n)
+	trees := newInterner()
 	for i := range n {
 		in := generateOne(r, i, subscriptions[r.IntN(len(subscriptions))])
 		if err := in.Normalize(); err != nil {
@@ -51,6 +53,7 @@ func Generate(n int, seed int64) *Inventory {
 		if err := inv.add(in); err != nil {
 			panic("instance: Generate: " + err.Error())
 		}
+		in.prepare(trees)
 	}
 	return inv
 }
@@ -61,6 +64,16 @@ func randomUUID(r *rand.Rand) string {
 		b[i] = byte(r.Uint32())
 	}
 	return formatUUID(b)
+}
+
+// randomSSHKey returns an ssh-ed25519 public key in authorized_keys form, with random
+// key bytes, so that clients that parse keys accept it.
+func randomSSHKey(r *rand.Rand) string {
+	blob := append([]byte("\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20"), make([]byte, 32)...)
+	for i := len(blob) - 32; i < len(blob); i++ {
+		blob[i] = byte(r.Uint32())
+	}
+	return "ssh-ed25519 " + base64.StdEncoding.EncodeToString(blob)
 }
 
 func pick[T any](r *rand.Rand, from []T) T { return from[r.IntN(len(from))] }
@@ -123,7 +136,7 @@ func generateOne(r *rand.Rand, i int, subscription string) *Instance {
 	if img.osType == "Linux" {
 		cp.OSProfile = OSProfile{AdminUsername: "azureuser", DisablePasswordAuthentication: "true"}
 		cp.PublicKeys = []PublicKey{{
-			KeyData: fmt.Sprintf("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI%039d azureuser", r.Uint64()),
+			KeyData: randomSSHKey(r) + " azureuser",
 			Path:    "/home/azureuser/.ssh/authorized_keys",
 		}}
 	} else {

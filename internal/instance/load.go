@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -34,15 +35,16 @@ type LoadError struct {
 func (e *LoadError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.File)
+	if e.File == "" {
+		b.WriteString("inventory")
+	}
 	if e.Line > 0 {
 		b.WriteString(":" + strconv.Itoa(e.Line))
 		if e.Column > 0 {
 			b.WriteString(":" + strconv.Itoa(e.Column))
 		}
 	}
-	if b.Len() > 0 {
-		b.WriteString(": ")
-	}
+	b.WriteString(": ")
 	if e.Field != "" {
 		b.WriteString(e.Field + ": ")
 	}
@@ -52,19 +54,44 @@ func (e *LoadError) Error() string {
 
 func (e *LoadError) Unwrap() error { return e.Err }
 
-// LoadFile reads an inventory file; see Parse for its format and checks.
+// LoadFile reads an inventory file; see Parse for its format and checks. A file in the
+// usual layout is read one VM at a time, so loading needs little more memory than the
+// VMs themselves; after loading 1,000 VMs or more, LoadFile also returns the memory used
+// for parsing to the operating system (debug.FreeOSMemory).
 func LoadFile(path string) (*Inventory, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("load inventory: %w", err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("load inventory: %w", err)
+	if fi, err := f.Stat(); err == nil && fi.Size() > MaxFileSize {
+		return nil, &LoadError{File: path, Err: errTooLarge}
 	}
-	return Parse(path, data)
+	inv, err := parseStream(path, f)
+	if err == errNotSplit {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("load inventory: %w", err)
+		}
+		data, rerr := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+		if rerr != nil {
+			return nil, fmt.Errorf("load inventory: %w", rerr)
+		}
+		if len(data) > MaxFileSize {
+			return nil, &LoadError{File: path, Err: errTooLarge}
+		}
+		inv, err = parseWhole(path, data)
+	}
+	if inv != nil && inv.Len() >= largeInventory {
+		// Parsing leaves the process holding several times the memory the VMs need,
+		// which the runtime would return to the OS only slowly; an inventory is loaded
+		// at start-up and on reload, so pay for it now.
+		debug.FreeOSMemory()
+	}
+	return inv, err
 }
+
+// largeInventory is the size from which LoadFile returns the memory of parsing to the OS.
+const largeInventory = 1000
 
 // Parse reads an inventory from data; name is the file name its errors give. The format
 // is one YAML document:
@@ -86,18 +113,13 @@ func LoadFile(path string) (*Inventory, error) {
 // MaxFileSize is refused.
 func Parse(name string, data []byte) (*Inventory, error) {
 	if len(data) > MaxFileSize {
-		return nil, &LoadError{File: name, Err: fmt.Errorf("is larger than %d MiB, the limit for an inventory; split the fleet into several inventories", MaxFileSize>>20)}
+		return nil, &LoadError{File: name, Err: errTooLarge}
 	}
-	if plan, ok := splitInventory(data); ok {
-		if inv, err := parseSplit(name, data, plan); err != errNotSplit {
-			return inv, err
-		}
+	if inv, err := parseStream(name, bytes.NewReader(data)); err != errNotSplit {
+		return inv, err
 	}
 	return parseWhole(name, data)
 }
-
-// errNotSplit sends Parse from parseSplit to parseWhole.
-var errNotSplit = errors.New("parse the whole document")
 
 // parseWhole parses data as one YAML document.
 func parseWhole(name string, data []byte) (*Inventory, error) {
@@ -119,32 +141,58 @@ func parseWhole(name string, data []byte) (*Inventory, error) {
 	case len(list.Content) == 0:
 		return nil, loadErr(name, list, "instances", "is empty; add at least one VM")
 	}
-	return loadInstances(name, list, len(list.Content), def, func(i int) (*yaml.Node, bool) {
-		n := list.Content[i]
-		// Let the collector take this entry's nodes once it is decoded.
+	if len(list.Content) > instanceLimit {
+		return nil, &LoadError{File: name, Line: list.Line, Column: list.Column, Field: "instances", Err: errTooMany()}
+	}
+	l := newLoader(name)
+	for i, n := range list.Content {
+		if err := l.add(n, i); err != nil {
+			return nil, err
+		}
+		// Let the collector take this entry's nodes.
 		list.Content[i] = nil
-		return n, true
-	})
+	}
+	return l.finish(def)
 }
 
-// parseSplit parses the entries of plan one at a time. It returns errNotSplit when the
-// file is not as splitInventory assumed.
-func parseSplit(name string, data []byte, plan *splitPlan) (*Inventory, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(plan.skeleton, &doc); err != nil || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
-		return nil, errNotSplit
+// parseStream reads the entries of a block-style instances list one at a time (see
+// split.go). It returns errNotSplit when the file is not laid out as it expects.
+func parseStream(name string, r io.Reader) (*Inventory, error) {
+	sc := newEntryScanner(r)
+	l := newLoader(name)
+	for i := 0; ; i++ {
+		text, line, err := sc.next()
+		if err == io.EOF {
+			break
+		}
+		if err == errTooLarge {
+			return nil, &LoadError{File: name, Err: err}
+		}
+		if err != nil {
+			return nil, err
+		}
+		if i == instanceLimit {
+			return nil, &LoadError{File: name, Line: sc.listLine, Column: 1, Field: "instances", Err: errTooMany()}
+		}
+		node, ok := parseEntry(text, line)
+		if !ok {
+			return nil, errNotSplit
+		}
+		if err := l.add(node, i); err != nil {
+			return nil, err
+		}
 	}
-	root := doc.Content[0]
-	list, def, err := topLevel(name, root)
+	// Any problem outside the entries is left for parseWhole to find and report: the
+	// rest of the file may mean something else once the entries are back in place.
+	root, err := parseDocument(name, sc.skeleton)
 	if err != nil {
-		return nil, err
-	}
-	if list == nil || !isNull(list) || list.Line != plan.listLine {
 		return nil, errNotSplit
 	}
-	return loadInstances(name, list, len(plan.items), def, func(i int) (*yaml.Node, bool) {
-		return plan.parseItem(data, i)
-	})
+	list, def, err := topLevel(name, root)
+	if err != nil || list == nil || !isNull(list) || list.Line != sc.listLine {
+		return nil, errNotSplit
+	}
+	return l.finish(def)
 }
 
 // parseDocument parses data, which must hold one YAML document, and returns its root.
@@ -155,7 +203,7 @@ func parseDocument(name string, data []byte) (*yaml.Node, error) {
 		return nil, syntaxError(name, err)
 	}
 	if len(doc.Content) == 0 {
-		return nil, &LoadError{File: name, Err: errors.New(`is empty; list the VMs under "instances:" (see testdata/inventory.yaml in the source)`)}
+		return nil, &LoadError{File: name, Err: errors.New(`is empty; list the VMs under "instances:", each with at least a name`)}
 	}
 	var next yaml.Node
 	if err := dec.Decode(&next); err == nil {
@@ -189,39 +237,54 @@ func topLevel(name string, root *yaml.Node) (list, def *yaml.Node, err error) {
 	return list, def, nil
 }
 
-// loadInstances decodes, checks and indexes n entries, which item returns one at a time
-// (false sends the caller to parseWhole), and then resolves def.
-func loadInstances(name string, list *yaml.Node, n int, def *yaml.Node, item func(int) (*yaml.Node, bool)) (*Inventory, error) {
-	if n > MaxInstances {
-		return nil, loadErr(name, list, "instances", "lists %d VMs, more than the limit of %d; split the fleet into several inventories", n, MaxInstances)
+// loader decodes, checks and indexes the entries of an inventory.
+type loader struct {
+	name  string
+	inv   *Inventory
+	dec   *decoder
+	trees *interner
+}
+
+func newLoader(name string) *loader {
+	return &loader{name: name, inv: newInventory(0), dec: newDecoder(), trees: newInterner()}
+}
+
+// add loads entry i from node.
+func (l *loader) add(node *yaml.Node, i int) error {
+	in := new(Instance)
+	err := l.dec.decode(node, in, nil)
+	if err == nil {
+		err = in.Normalize()
 	}
-	inv := newInventory(n)
-	for i := range n {
-		node, ok := item(i)
-		if !ok {
-			return nil, errNotSplit
-		}
-		in := new(Instance)
-		err := decodeNode(node, in, nil)
-		if err == nil {
-			err = in.Normalize()
-		}
-		if err == nil {
-			err = inv.add(in)
-		}
-		if err != nil {
-			return nil, toLoadError(name, node, fieldPath{}.key("instances").index(i), err)
-		}
+	if err == nil {
+		err = l.inv.add(in)
 	}
+	if err != nil {
+		return toLoadError(l.name, node, fieldPath{}.key("instances").index(i), err)
+	}
+	// Building the trees now, with one interner, lets VMs share nodes.
+	in.prepare(l.trees)
+	return nil
+}
+
+// finish resolves the default VM named by def and returns the inventory.
+func (l *loader) finish(def *yaml.Node) (*Inventory, error) {
 	if def != nil && !isNull(def) {
 		if def.Kind != yaml.ScalarNode {
-			return nil, loadErr(name, def, "default", "must be the name of one of the instances, not %s", describe(def))
+			return nil, loadErr(l.name, def, "default", "must be the name of one of the instances, not %s", describe(def))
 		}
-		if inv.def = inv.byName[def.Value]; inv.def == nil && def.Value != "" {
-			return nil, loadErr(name, def, "default", "names %q, which is not an instance; use the name of one of the instances", def.Value)
+		if l.inv.def = l.inv.byName[def.Value]; l.inv.def == nil && def.Value != "" {
+			return nil, loadErr(l.name, def, "default", "names %q, which is not an instance; use the name of one of the instances", def.Value)
 		}
 	}
-	return inv, nil
+	return l.inv, nil
+}
+
+// instanceLimit is MaxInstances, lowered by tests.
+var instanceLimit = MaxInstances
+
+func errTooMany() error {
+	return fmt.Errorf("lists more than %d VMs, the limit for an inventory; split the fleet into several inventories", instanceLimit)
 }
 
 // loadErr returns a *LoadError at n's position.
@@ -278,14 +341,34 @@ func locate(n *yaml.Node, p fieldPath, onKey bool) (line, col int) {
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
-// syntaxError rewrites a yaml.v3 syntax error as a *LoadError with its line.
+// yamlParserProblems are the messages of yaml.v3's parser (as opposed to its scanner).
+// yaml.v3 numbers their lines from 0 and those of scanner errors from 1.
+var yamlParserProblems = map[string]bool{
+	"did not find expected <stream-start>":   true,
+	"did not find expected <document start>": true,
+	"found undefined tag handle":             true,
+	"did not find expected node content":     true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected key":              true,
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found duplicate %TAG directive":         true,
+}
+
+// syntaxError rewrites a yaml.v3 syntax error as a *LoadError with its line: that of
+// the problem, or of the start of the construct it is in (a flow list, a quoted string).
 func syntaxError(file string, err error) error {
 	e := &LoadError{File: file}
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
 		e.Line, _ = strconv.Atoi(m[1])
 		msg = m[2]
+		if yamlParserProblems[msg] {
+			e.Line++
+		}
 	}
-	e.Err = fmt.Errorf("invalid YAML: %s; check the indentation and quoting on this line and the one before", msg)
+	e.Err = fmt.Errorf("invalid YAML: %s; check the indentation and quoting there", msg)
 	return e
 }

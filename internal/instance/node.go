@@ -1,8 +1,10 @@
 package instance
 
 import (
+	"runtime"
 	"sort"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"unicode/utf8"
 )
@@ -41,9 +43,9 @@ type composite struct {
 	text atomic.Pointer[[]byte]
 }
 
-// maxMemoJSON bounds the JSON that a node keeps. Whole documents (a few kB each, per VM
-// and api-version) are cheap to render but would dominate a fleet's memory if kept;
-// the small subtrees that route requests ask for are kept.
+// maxMemoJSON is the size up to which a node always keeps its JSON: the small subtrees
+// that route requests ask for. Larger renderings (whole documents, a few kB per VM and
+// api-version) are kept only within memoBudget.
 const maxMemoJSON = 1024
 
 func newComposite(kind Kind, keys []string, kids []*Node) *Node {
@@ -169,12 +171,54 @@ func (n *Node) JSON() []byte {
 	if p := n.c.json.Load(); p != nil {
 		return *p
 	}
-	b := n.appendJSON(make([]byte, 0, 64))
-	if len(b) <= maxMemoJSON {
+	// Render into a reused buffer and copy once, rather than grow a new slice through
+	// every size up to the result's.
+	bp := renderBufs.Get().(*[]byte)
+	scratch := n.appendJSON((*bp)[:0])
+	b := append(make([]byte, 0, len(scratch)), scratch...)
+	if cap(scratch) <= maxPooledRender {
+		*bp = scratch
+		renderBufs.Put(bp)
+	}
+	if len(b) <= maxMemoJSON || takeMemoBudget(int64(len(b))) {
+		if len(b) > maxMemoJSON {
+			// Give the budget back when the tree is dropped (an inventory reload).
+			runtime.AddCleanup(n.c, func(size int64) { memoBudget.Add(size) }, int64(len(b)))
+		}
 		n.c.json.Store(&b)
 	}
 	return b
 }
+
+// memoBudget is how many more bytes of whole documents (over maxMemoJSON) may be kept
+// across all trees. Documents are what a fleet polls, so keeping the ones asked for
+// makes the common answer a copy; the budget bounds what that costs a large fleet
+// (10,000 VMs at one api-version fit in it), and past it documents are rendered on
+// each request.
+var memoBudget atomic.Int64
+
+// DefaultMemoBudget is the initial memoBudget.
+const DefaultMemoBudget = 48 << 20
+
+func init() { memoBudget.Store(DefaultMemoBudget) }
+
+func takeMemoBudget(n int64) bool {
+	if memoBudget.Add(-n) >= 0 {
+		return true
+	}
+	memoBudget.Add(n)
+	return false
+}
+
+// AppendJSON appends the JSON form of n, as JSON returns it, to dst and returns the
+// extended slice. It lets a caller render a large document into a buffer of its own.
+func (n *Node) AppendJSON(dst []byte) []byte { return n.appendJSON(dst) }
+
+// renderBufs holds scratch buffers for JSON; maxPooledRender keeps an outsized
+// document's buffer out of the pool.
+var renderBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+const maxPooledRender = 64 << 10
 
 func (n *Node) appendJSON(dst []byte) []byte {
 	switch n.kind {

@@ -60,7 +60,10 @@ func (c *checker) value(p fieldPath, key string, s *string, parse func(string) (
 		c.fail(p, false, err)
 		return
 	}
-	*s = v
+	if v != *s {
+		// Keep the decoder's copy when nothing changed: it is shared with other VMs.
+		*s = v
+	}
 }
 
 // named is a member of a struct being checked.
@@ -222,7 +225,7 @@ func (id *Identity) check(c *checker, p fieldPath) {
 	c.value(sp, "tenantId", &id.SystemAssigned.TenantID, parseUUID)
 	c.value(sp, "clientId", &id.SystemAssigned.ClientID, parseUUID)
 	c.value(sp, "objectId", &id.SystemAssigned.ObjectID, parseUUID)
-	seen := map[string]int{}
+	var seen map[string]int // "member\x00lower-case value" -> position
 	for i := range id.UserAssigned {
 		u := &id.UserAssigned[i]
 		up := p.key("userAssigned").index(i)
@@ -237,6 +240,9 @@ func (id *Identity) check(c *checker, p fieldPath) {
 			}
 			if j, dup := seen[m.key+"\x00"+v]; dup {
 				c.fail(up.key(m.key), false, fmt.Errorf("is also userAssigned[%d]'s; list each identity once, so that a token request selects one", j))
+			}
+			if seen == nil {
+				seen = map[string]int{}
 			}
 			seen[m.key+"\x00"+v] = i
 		}
@@ -297,7 +303,7 @@ func (in *Instance) checkOverrides() error {
 	if len(in.Overrides) == 0 {
 		return nil
 	}
-	t := in.buildTree()
+	t := in.buildTree(newInterner())
 	for _, r := range sortedKeys(in.Overrides) {
 		if _, err := replaceLeaf(t, r, ""); err != nil {
 			return &fieldError{path: fieldPath{}.key("overrides").mapKey(r), onKey: true, err: err}

@@ -65,7 +65,7 @@ func (in *Instance) Tree(apiVersion string, extended bool) *Node {
 	plain := in.plainTree(b)
 	compute, _ := plain.Get("compute")
 	network, _ := plain.Get("network")
-	t := object(Fields{"compute": compute, "network": network, "extended": in.extendedNode()})
+	t := sharedObject(Fields{"compute": compute, "network": network, "extended": in.extendedNode()})
 	return in.trees.store(2*b+1, t)
 }
 
@@ -77,13 +77,18 @@ func (in *Instance) plainTree(b int) *Node {
 		return t
 	}
 	newest := len(buckets) - 1
-	var t *Node
 	if b == newest {
-		t, _ = applyOverrides(in.buildTree(), in.Overrides)
-	} else {
-		t = prune(in.plainTree(newest), rootSchema, buckets[b])
+		return in.prepare(newInterner())
 	}
-	return in.trees.store(2*b, t)
+	return in.trees.store(2*b, prune(in.plainTree(newest), rootSchema, buckets[b]))
+}
+
+// prepare builds and keeps the newest tree, with t so that it shares nodes with the
+// trees of the other VMs t has built. Overrides that name nothing are skipped here;
+// Normalize reports them.
+func (in *Instance) prepare(t *interner) *Node {
+	tree, _ := applyOverrides(in.buildTree(t), in.Overrides)
+	return in.trees.store(2*(len(buckets)-1), tree)
 }
 
 // defaultExtended is the extended object of nearly every VM, shared by all of them.
@@ -101,9 +106,9 @@ func (in *Instance) extendedNode() *Node {
 // extendedObject builds extended.compute; hasCustomData is a JSON boolean, the one
 // non-string value of the document (reference §2.9).
 func extendedObject(hasCustomData, ppsType string) *Node {
-	return object(Fields{"compute": object(Fields{
+	return sharedObject(Fields{"compute": sharedObject(Fields{
 		"hasCustomData": Literal(hasCustomData),
-		"ppsType":       leaf(ppsType),
+		"ppsType":       String(ppsType),
 	})})
 }
 
