@@ -41,27 +41,42 @@ run() {
 }
 to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) { sub(/us$/,"",v); print v/1000 } else if (v ~ /ms$/) { sub(/ms$/,"",v); print v } else if (v ~ /s$/) { sub(/s$/,"",v); print v*1000 } else print v }'; }
 
-results=()
-results+=("$(run floor http://127.0.0.1:18300/)")
-results+=("$(run leaf 'http://127.0.0.1:18254/metadata/instance/compute/vmId?api-version=2017-08-01&format=text')")
-results+=("$(run instance 'http://127.0.0.1:18254/metadata/instance?api-version=2021-02-01')")
-results+=("$(run versions 'http://127.0.0.1:18254/metadata/versions')")
-results+=("$(run floor2 http://127.0.0.1:18300/)")
+# Rounds interleave the targets so that drift in the machine's speed (other work, CPU
+# frequency) falls on all of them alike; each figure is the median of its rounds.
+ROUNDS=${ROUNDS:-3}
+targets=(
+  "floor http://127.0.0.1:18300/"
+  "leaf http://127.0.0.1:18254/metadata/instance/compute/vmId?api-version=2017-08-01&format=text"
+  "instance http://127.0.0.1:18254/metadata/instance?api-version=2021-02-01"
+  "versions http://127.0.0.1:18254/metadata/versions"
+)
+raw="$work/raw.txt"
+for round in $(seq 1 "$ROUNDS"); do
+  for t in "${targets[@]}"; do
+    set -- $t
+    run "$1" "$2" >> "$raw"
+  done
+done
 
-floor_rps=$(printf '%s\n' "${results[@]}" | awk '$1=="floor"||$1=="floor2" {s+=$2; n++} END {print s/n}')
-floor_p99=$(printf '%s\n' "${results[@]}" | awk '$1=="floor"||$1=="floor2" {if ($4>m) m=$4} END {print m}')
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+stat() { awk -v n="$1" -v c="$2" '$1 == n { print $c }' "$raw" | median; }
+floor_rps=$(stat floor 2)
+floor_p99=$(stat floor 4)
 doc_bytes=$(curl -s -H Metadata:true 'http://127.0.0.1:18254/metadata/instance?api-version=2021-02-01' | wc -c)
 
 echo
-echo "wrk -t$THREADS -c$CONNS -d$DURATION, loopback, $(nproc) cores, $(go version | awk '{print $3}'); full document $doc_bytes bytes"
+echo "wrk -t$THREADS -c$CONNS -d$DURATION, median of $ROUNDS interleaved rounds, loopback, $(nproc) cores, $(go version | awk '{print $3}'); full document $doc_bytes bytes"
 echo
-echo "| target | requests/s | x floor | p50 ms | p99 ms | p99 x floor (worst floor run) |"
+echo "| target | requests/s | x floor | p50 ms | p99 ms | p99 x floor |"
 echo "|---|---|---|---|---|---|"
-for r in "${results[@]}"; do
-  set -- $r
-  awk -v n="$1" -v rps="$2" -v p50="$3" -v p99="$4" -v f="$floor_rps" -v fp="$floor_p99" \
+for t in "${targets[@]}"; do
+  set -- $t
+  awk -v n="$1" -v rps="$(stat "$1" 2)" -v p50="$(stat "$1" 3)" -v p99="$(stat "$1" 4)" -v f="$floor_rps" -v fp="$floor_p99" \
     'BEGIN { printf "| %s | %.0f | %.2f | %.3f | %.3f | %.2f |\n", n, rps, rps/f, p50, p99, p99/fp }'
 done
+echo
+echo "all runs (name requests/s p50_ms p99_ms):"
+cat "$raw"
 
 # Memory: 10,000 instances loaded, every tree built once by a request per instance is
 # not possible from loopback (callers are told apart by address), so the figure is

@@ -40,7 +40,16 @@ func clip(s string) string {
 	return s
 }
 
-func (l *requestLog) add(x *exchange) {
+// first returns the first value of a header, by its canonical name, without the
+// canonicalisation Header.Get pays for.
+func first(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
+}
+
+func (l *requestLog) add(x *exchange, took time.Duration) {
 	rec := RequestRecord{
 		Time:       x.start,
 		Remote:     x.r.RemoteAddr,
@@ -48,9 +57,9 @@ func (l *requestLog) add(x *exchange) {
 		Path:       clip(x.r.URL.Path),
 		Query:      clip(x.r.URL.RawQuery),
 		Status:     x.status,
-		Metadata:   clip(x.r.Header.Get("Metadata")),
-		UserAgent:  clip(x.r.Header.Get("User-Agent")),
-		DurationUS: time.Since(x.start).Microseconds(),
+		Metadata:   clip(first(x.r.Header["Metadata"])),
+		UserAgent:  clip(first(x.r.Header["User-Agent"])),
+		DurationUS: took.Microseconds(),
 	}
 	if x.inst != nil {
 		rec.Instance = x.inst.Name

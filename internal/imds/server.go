@@ -1,6 +1,7 @@
 package imds
 
 import (
+	"encoding/binary"
 	"fmt"
 	"io"
 	"log/slog"
@@ -197,8 +198,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	*x = exchange{w: w, r: r, start: time.Now()}
 	x.cat, x.sub = categorize(r.URL.Path)
 	s.serve(x)
-	s.metrics.observe(x.cat, x.status, time.Since(x.start))
-	s.requests.add(x)
+	took := time.Since(x.start)
+	s.metrics.observe(x.cat, x.status, took)
+	s.requests.add(x, took)
 	*x = exchange{}
 	exchanges.Put(x)
 }
@@ -354,28 +356,32 @@ func requestIDHeader() []string {
 		b [36]byte
 	}
 	h := new(idHeader)
-	hi, lo := mrand.Uint64(), mrand.Uint64()
-	hi = hi&^(0xf<<12) | 0x4<<12 // version 4
-	lo = lo&^(0x3<<62) | 0x2<<62 // variant 10
+	var u [16]byte
+	binary.LittleEndian.PutUint64(u[:8], mrand.Uint64())
+	binary.LittleEndian.PutUint64(u[8:], mrand.Uint64())
+	u[6] = u[6]&0x0f | 0x40 // version 4
+	u[8] = u[8]&0x3f | 0x80 // variant 10
 	j := 0
-	for i := range 16 {
-		var c byte
-		if i < 8 {
-			c = byte(hi >> (56 - 8*i))
-		} else {
-			c = byte(lo >> (56 - 8*(i-8)))
-		}
+	for i, c := range u {
 		if i == 4 || i == 6 || i == 8 || i == 10 {
 			h.b[j] = '-'
 			j++
 		}
-		h.b[j] = hexDigits[c>>4]
-		h.b[j+1] = hexDigits[c&0xf]
+		copy(h.b[j:j+2], hexPairs[2*int(c):2*int(c)+2])
 		j += 2
 	}
 	h.v[0] = unsafe.String(&h.b[0], len(h.b))
 	return h.v[:]
 }
+
+// hexPairs is the lower-case hex of every byte value, two characters each.
+var hexPairs = func() string {
+	b := make([]byte, 0, 512)
+	for i := range 256 {
+		b = append(b, hexDigits[i>>4], hexDigits[i&0xf])
+	}
+	return string(b)
+}()
 
 const hexDigits = "0123456789abcdef"
 
