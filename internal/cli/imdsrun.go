@@ -60,7 +60,7 @@ func startIMDS(ctx context.Context, cfg config.Config, log *slog.Logger) (*runni
 	r := &runningIMDS{server: srv, metaAddr: metaLn.Addr(), adminAddr: adminLn.Addr(), done: make(chan error, 1)}
 	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	meta := imds.NewHTTPServer(cfg.IMDS.Listen, srv)
-	admin := imds.NewHTTPServer(cfg.IMDS.AdminListen, srv.AdminHandler(metrics))
+	admin := imds.NewAdminHTTPServer(cfg.IMDS.AdminListen, srv.AdminHandler(metrics))
 
 	if reload != nil {
 		go watchReload(ctx, srv, cfg.IMDS.Inventory, cfg.IMDS.WatchInterval, log)

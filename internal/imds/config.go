@@ -29,6 +29,9 @@ type Config struct {
 	RateLimit RateLimitConfig `yaml:"rate_limit" json:"rate_limit"`
 	Compat    CompatConfig    `yaml:"compat" json:"compat"`
 	Events    EventsConfig    `yaml:"events" json:"events"`
+	// Pprof serves Go's profiler at /debug/pprof/ on the admin listener, for finding
+	// where a busy server spends its time. Off by default.
+	Pprof bool `yaml:"pprof" json:"pprof"`
 	// Errors overrides rows of the error table (E1-E15, I1-I8) whose status or body
 	// Azure never documented, or whose wording has changed.
 	Errors map[ErrorID]ErrorReply `yaml:"errors,omitempty" json:"errors,omitempty"`

@@ -4,13 +4,17 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/tegata-project/tegata/internal/events"
 	"github.com/tegata-project/tegata/internal/instance"
 )
 
-// maxPostBody bounds the scheduled-events approval body.
-const maxPostBody = 64 << 10
+// maxPostBody and postReadTimeout bound the scheduled-events approval body.
+const (
+	maxPostBody     = 64 << 10
+	postReadTimeout = 10 * time.Second
+)
 
 // serveScheduledEvents answers GET with the VM's events document and POST with an
 // approval (docs/imds.md §4.5).
@@ -27,6 +31,8 @@ func (s *Server) serveScheduledEvents(x *exchange, v string) {
 		s.reply(x, http.StatusOK, jsonContentType, book.Document(v))
 		return
 	}
+	// The metadata listener has no whole-request read timeout (see NewHTTPServer).
+	http.NewResponseController(x.w).SetReadDeadline(time.Now().Add(postReadTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(x.w, x.r.Body, maxPostBody))
 	if err != nil {
 		s.fail(x, ErrBadRequest)

@@ -402,16 +402,26 @@ func contentLength(n int) []string {
 	return []string{strconv.Itoa(n)}
 }
 
-// NewHTTPServer returns an http.Server with the timeouts and header bound every
-// tegata listener uses.
+// NewHTTPServer returns an http.Server for the metadata listener. Headers must arrive
+// within 5 s (slowloris) and idle keep-alive connections close after 2 min. There is no
+// whole-request read or write timeout: a GET has no body and every answer fits in the
+// socket buffer, and such deadlines would cost every request two timer updates. The one
+// request with a body, the scheduled-events POST, sets its own read deadline.
 func NewHTTPServer(addr string, h http.Handler) *http.Server {
 	return &http.Server{
 		Addr:              addr,
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 	}
+}
+
+// NewAdminHTTPServer returns an http.Server for the control API, with a timeout on
+// every phase.
+func NewAdminHTTPServer(addr string, h http.Handler) *http.Server {
+	srv := NewHTTPServer(addr, h)
+	srv.ReadTimeout = 10 * time.Second
+	srv.WriteTimeout = 60 * time.Second
+	return srv
 }
