@@ -29,6 +29,9 @@ type Config struct {
 	RateLimit RateLimitConfig `yaml:"rate_limit" json:"rate_limit"`
 	Compat    CompatConfig    `yaml:"compat" json:"compat"`
 	Events    EventsConfig    `yaml:"events" json:"events"`
+	// RequestLog is how many of the latest requests GET /admin/requests keeps; 0 turns
+	// the log off.
+	RequestLog int `yaml:"request_log" json:"request_log"`
 	// Pprof serves Go's profiler at /debug/pprof/ on the admin listener, for finding
 	// where a busy server spends its time. Off by default.
 	Pprof bool `yaml:"pprof" json:"pprof"`
@@ -77,6 +80,7 @@ func DefaultConfig() Config {
 		Listen:        "127.0.0.1:8254",
 		AdminListen:   "127.0.0.1:8255",
 		WatchInterval: 2 * time.Second,
+		RequestLog:    1000,
 		RateLimit:     RateLimitConfig{Enabled: false, PerSecond: 5, IdentityPerSecond: 20, IdentityConcurrent: 5},
 		Compat: CompatConfig{
 			APIVersions:           append([]string(nil), DefaultAPIVersions...),
@@ -124,6 +128,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RateLimit.Enabled && (c.RateLimit.PerSecond <= 0 || c.RateLimit.IdentityPerSecond <= 0 || c.RateLimit.IdentityConcurrent <= 0) {
 		return fmt.Errorf("imds.rate_limit: per_second, identity_per_second and identity_concurrent must be positive when enabled")
+	}
+	if c.RequestLog < 0 || c.RequestLog > 1_000_000 {
+		return fmt.Errorf("imds.request_log: %d: use 0 (off) to 1000000", c.RequestLog)
 	}
 	if c.WatchInterval < 0 {
 		return fmt.Errorf("imds.watch_interval: %s is negative: use 0 to turn the watch off", c.WatchInterval)

@@ -21,7 +21,7 @@ type RequestRecord struct {
 	DurationUS int64     `json:"duration_us"`
 }
 
-// requestLog is a bounded ring of the latest requests.
+// requestLog is a bounded ring of the latest requests. A nil *requestLog keeps nothing.
 type requestLog struct {
 	mu   sync.Mutex
 	ring []RequestRecord
@@ -31,7 +31,12 @@ type requestLog struct {
 
 const maxLoggedField = 256
 
-func newRequestLog(n int) *requestLog { return &requestLog{ring: make([]RequestRecord, n)} }
+func newRequestLog(n int) *requestLog {
+	if n == 0 {
+		return nil
+	}
+	return &requestLog{ring: make([]RequestRecord, n)}
+}
 
 func clip(s string) string {
 	if len(s) > maxLoggedField {
@@ -50,6 +55,9 @@ func first(v []string) string {
 }
 
 func (l *requestLog) add(x *exchange, took time.Duration) {
+	if l == nil {
+		return
+	}
 	rec := RequestRecord{
 		Time:       x.start,
 		Remote:     x.r.RemoteAddr,
@@ -75,6 +83,9 @@ func (l *requestLog) add(x *exchange, took time.Duration) {
 
 // list returns the records, oldest first.
 func (l *requestLog) list() []RequestRecord {
+	if l == nil {
+		return []RequestRecord{}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.full {

@@ -81,7 +81,7 @@ func New(o Options) (*Server, error) {
 		metrics:         o.Metrics,
 		serverHeader:    []string{o.Config.Compat.ServerHeader},
 		textContentType: []string{o.Config.Compat.TextContentType},
-		requests:        newRequestLog(1000),
+		requests:        newRequestLog(o.Config.RequestLog),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -299,7 +299,9 @@ func (s *Server) writeCommon(x *exchange, contentType []string, n int) http.Head
 	h["Content-Type"] = contentType
 	h["Server"] = s.serverHeader
 	h["x-ms-request-id"] = requestIDHeader()
-	h["Content-Length"] = contentLength(n)
+	if n >= autoLengthBelow || x.r.Method == http.MethodHead {
+		h["Content-Length"] = []string{strconv.Itoa(n)}
+	}
 	if s.cfg.Compat.EchoClientRequestID {
 		if id := x.r.Header.Get("X-Ms-Client-Request-Id"); id != "" && len(id) <= 128 {
 			h["x-ms-client-request-id"] = []string{id}
@@ -385,22 +387,10 @@ var hexPairs = func() string {
 
 const hexDigits = "0123456789abcdef"
 
-// lengths holds ready Content-Length values for the sizes most answers have, so that
-// writing the header allocates nothing.
-var lengths = func() [][]string {
-	t := make([][]string, 4096)
-	for i := range t {
-		t[i] = []string{strconv.Itoa(i)}
-	}
-	return t
-}()
-
-func contentLength(n int) []string {
-	if n < len(lengths) {
-		return lengths[n]
-	}
-	return []string{strconv.Itoa(n)}
-}
+// autoLengthBelow is the body size below which net/http writes Content-Length itself
+// (it buffers that much before it would switch to chunked encoding); leaving such
+// answers' length to it saves a header entry to clone and sort on every request.
+const autoLengthBelow = 2048
 
 // NewHTTPServer returns an http.Server for the metadata listener. Headers must arrive
 // within 5 s (slowloris) and idle keep-alive connections close after 2 min. There is no
