@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -230,6 +231,13 @@ your client sent.`,
 	return cmd
 }
 
+// LoopbackAddress is the 127/8 address `inventory generate --loopback-addresses` gives
+// the i-th instance; Linux lets a client bind any of them, so one host can call as
+// many VMs. Octets stay within 1-250.
+func LoopbackAddress(i int) netip.Addr {
+	return netip.AddrFrom4([4]byte{127, byte(1 + i/(250*250)), byte(1 + (i/250)%250), byte(1 + i%250)})
+}
+
 func newInventoryCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "inventory",
@@ -255,6 +263,7 @@ func newInventoryCmd(g *globals) *cobra.Command {
 	addOutputFlag(check, g)
 	var count int
 	var seed int64
+	var loopback bool
 	gen := &cobra.Command{
 		Use:     "generate",
 		Short:   "Write an inventory of N realistic instances (for load tests) to stdout",
@@ -264,11 +273,18 @@ func newInventoryCmd(g *globals) *cobra.Command {
 			if count < 1 || count > 100_000 {
 				return &exitError{code: 2, err: fmt.Errorf("--count %d: use 1 to 100000", count)}
 			}
-			return instance.Generate(count, seed).WriteYAML(cmd.OutOrStdout())
+			inv := instance.Generate(count, seed)
+			if loopback {
+				for i, in := range inv.All() {
+					in.Addresses = append(in.Addresses, LoopbackAddress(i).String())
+				}
+			}
+			return inv.WriteYAML(cmd.OutOrStdout())
 		},
 	}
 	gen.Flags().IntVar(&count, "count", 10, "number of instances")
 	gen.Flags().Int64Var(&seed, "seed", 1, "seed, so the same command writes the same file")
+	gen.Flags().BoolVar(&loopback, "loopback-addresses", false, "also give instance i the address 127.b.c.d (see bench/fleet), so a load test on one host can call as every VM")
 	cmd.AddCommand(check, gen)
 	return cmd
 }

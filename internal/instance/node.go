@@ -193,12 +193,12 @@ func (n *Node) JSON() []byte {
 // memoBudget is how many more bytes of whole documents (over maxMemoJSON) may be kept
 // across all trees. Documents are what a fleet polls, so keeping the ones asked for
 // makes the common answer a copy; the budget bounds what that costs a large fleet
-// (10,000 VMs at one api-version fit in it), and past it documents are rendered on
+// (5,000 VMs at one api-version fit in it), and past it documents are rendered on
 // each request.
 var memoBudget atomic.Int64
 
 // DefaultMemoBudget is the initial memoBudget.
-const DefaultMemoBudget = 48 << 20
+const DefaultMemoBudget = 16 << 20
 
 func init() { memoBudget.Store(DefaultMemoBudget) }
 
