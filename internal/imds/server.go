@@ -181,15 +181,14 @@ func categorize(path string) (category, string) {
 
 // exchange is one request in flight: what the gate learned, handed to the endpoint.
 type exchange struct {
-	w        http.ResponseWriter
-	r        *http.Request
-	cat      category
-	sub      string // path below the category, "" or starting with "/"
-	inst     *instance.Instance
-	q        query
-	status   int
-	start    time.Time
-	finished bool
+	w      http.ResponseWriter
+	r      *http.Request
+	cat    category
+	sub    string // path below the category, "" or starting with "/"
+	inst   *instance.Instance
+	q      query
+	status int
+	start  time.Time
 }
 
 // ServeHTTP runs the gate in the order of docs/imds.md §2, then the endpoint.
@@ -318,7 +317,6 @@ func (s *Server) reply(x *exchange, status int, contentType []string, body []byt
 	if x.r.Method != http.MethodHead {
 		x.w.Write(body)
 	}
-	x.finished = true
 }
 
 // replyText writes a format=text leaf without copying it.
@@ -329,7 +327,6 @@ func (s *Server) replyText(x *exchange, body string) {
 	if x.r.Method != http.MethodHead {
 		io.WriteString(x.w, body)
 	}
-	x.finished = true
 }
 
 // fail writes row id of the error table.
