@@ -14,6 +14,13 @@ CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk (or make deps as root)" >&2; exit 2; }
 
+for port in 18300 18254 18255 18264 18265; do
+  if (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
+    echo "port $port is in use: stop what listens there (ss -ltnp | grep $port) so the figures come from this run's servers" >&2
+    exit 2
+  fi
+done
+
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }

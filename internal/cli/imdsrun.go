@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -32,10 +34,15 @@ type runningIMDS struct {
 // startIMDS builds the metadata service from cfg, binds both listeners (so a busy port
 // fails here, before anything is printed) and serves until ctx ends.
 func startIMDS(ctx context.Context, cfg config.Config, log *slog.Logger) (*runningIMDS, error) {
+	if cfg.MemoryLimit == "auto" && os.Getenv("GOMEMLIMIT") == "" {
+		// Parsing a large inventory makes much short-lived garbage: collect it early.
+		debug.SetMemoryLimit(minAutoMemoryLimit)
+	}
 	inv, reload, err := openInventory(cfg)
 	if err != nil {
 		return nil, err
 	}
+	setMemoryLimit(cfg.MemoryLimit, log)
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := imds.New(imds.Options{
@@ -163,4 +170,37 @@ func stamp(path string) string {
 		return "missing"
 	}
 	return fmt.Sprintf("%d/%d", fi.Size(), fi.ModTime().UnixNano())
+}
+
+// Bounds of the automatic memory limit.
+const (
+	minAutoMemoryLimit = 160 << 20
+	// autoLimitFactor covers what serving adds to the loaded inventory (each VM's
+	// trees at the api-versions it asks for, memoised documents) plus GC headroom.
+	autoLimitFactor = 2.5
+)
+
+// setMemoryLimit applies cfg's memory_limit. Go's collector lets the heap grow to twice
+// the live data between collections, so a large inventory would hold twice its memory;
+// "auto" caps the heap at max(160 MiB, 2.5 x the heap right after loading), which keeps a
+// small service's collector as lazy as Go's default and a fleet's RSS near its live data.
+// GOMEMLIMIT, when set, is left alone.
+func setMemoryLimit(setting string, log *slog.Logger) {
+	if os.Getenv("GOMEMLIMIT") != "" || setting == "off" {
+		return
+	}
+	var limit int64
+	if setting == "auto" {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		limit = max(minAutoMemoryLimit, int64(float64(ms.HeapAlloc)*autoLimitFactor))
+	} else {
+		var err error
+		if limit, err = config.ParseSize(setting); err != nil {
+			return // Validate has already refused it
+		}
+	}
+	debug.SetMemoryLimit(limit)
+	log.Debug("memory limit set", "bytes", limit, "setting", setting)
 }

@@ -27,6 +27,10 @@ type Config struct {
 	DataDir string      `yaml:"data_dir" json:"data_dir"`
 	Log     LogConfig   `yaml:"log" json:"log"`
 	IMDS    imds.Config `yaml:"imds" json:"imds"`
+	// MemoryLimit is the Go runtime's soft memory limit: "auto" (sized from the
+	// inventory, see docs/imds.md), "off", or a size such as 512MiB. GOMEMLIMIT, when
+	// set, wins.
+	MemoryLimit string `yaml:"memory_limit" json:"memory_limit"`
 }
 
 // LogConfig selects log level and format.
@@ -47,6 +51,8 @@ func Default() Config {
 		DataDir: DefaultDataDir(),
 		Log:     LogConfig{Level: "info", Format: "auto"},
 		IMDS:    imds.DefaultConfig(),
+
+		MemoryLimit: "auto",
 	}
 }
 
@@ -211,6 +217,9 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("log.format: %q: use auto, text or json", c.Log.Format)
 	}
+	if _, err := ParseSize(c.MemoryLimit); err != nil && c.MemoryLimit != "auto" && c.MemoryLimit != "off" {
+		return fmt.Errorf("memory_limit: %q: use auto, off or a size such as 512MiB", c.MemoryLimit)
+	}
 	if c.DataDir == "" {
 		return fmt.Errorf("data_dir: empty: give a directory for tegata's state")
 	}
@@ -226,4 +235,21 @@ func (c *Config) YAML() ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), enc.Close()
+}
+
+// ParseSize reads a byte size written as a number with an optional KiB, MiB or GiB
+// suffix.
+func ParseSize(s string) (int64, error) {
+	mult := int64(1)
+	for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+		if v, ok := strings.CutSuffix(s, suffix); ok {
+			s, mult = v, m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a size", s)
+	}
+	return n * mult, nil
 }
