@@ -131,15 +131,25 @@ func (s *Server) instanceFor(name string) (*instance.Instance, error) {
 	return nil, errors.New("the inventory has several instances and no default: say which with instance=<name>")
 }
 
-func (s *Server) adminListEvents(w http.ResponseWriter, r *http.Request) {
-	in, err := s.instanceFor(r.URL.Query().Get("instance"))
+// bookFor returns the scheduled events of the named instance (see instanceFor), or
+// writes the error and reports false.
+func (s *Server) bookFor(w http.ResponseWriter, name string) (*events.Book, bool) {
+	in, err := s.instanceFor(name)
 	if err != nil {
 		writeError(w, http.StatusNotFound, "%v", err)
-		return
+		return nil, false
 	}
 	book, err := s.events.Book(in.Name)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "%v", err)
+		return nil, false
+	}
+	return book, true
+}
+
+func (s *Server) adminListEvents(w http.ResponseWriter, r *http.Request) {
+	book, ok := s.bookFor(w, r.URL.Query().Get("instance"))
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, book.Events())
@@ -163,22 +173,13 @@ func (s *Server) adminAddEvent(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &req) {
 		return
 	}
-	in, err := s.instanceFor(req.Instance)
-	if err != nil {
-		writeError(w, http.StatusNotFound, "%v", err)
+	book, ok := s.bookFor(w, req.Instance)
+	if !ok {
 		return
 	}
 	spec, err := specFromRequest(req, s.clock())
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "%v", err)
-		return
-	}
-	if len(spec.Resources) == 0 {
-		spec.Resources = []string{in.Name}
-	}
-	book, err := s.events.Book(in.Name)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "%v", err)
 		return
 	}
 	ev, err := book.Add(spec)
@@ -227,14 +228,8 @@ func (s *Server) adminApproveEvents(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &req) {
 		return
 	}
-	in, err := s.instanceFor(req.Instance)
-	if err != nil {
-		writeError(w, http.StatusNotFound, "%v", err)
-		return
-	}
-	book, err := s.events.Book(in.Name)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "%v", err)
+	book, ok := s.bookFor(w, req.Instance)
+	if !ok {
 		return
 	}
 	if err := book.Approve(req.IDs); err != nil {
@@ -245,14 +240,8 @@ func (s *Server) adminApproveEvents(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) adminCancelEvent(w http.ResponseWriter, r *http.Request) {
-	in, err := s.instanceFor(r.URL.Query().Get("instance"))
-	if err != nil {
-		writeError(w, http.StatusNotFound, "%v", err)
-		return
-	}
-	book, err := s.events.Book(in.Name)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "%v", err)
+	book, ok := s.bookFor(w, r.URL.Query().Get("instance"))
+	if !ok {
 		return
 	}
 	if err := book.Cancel(r.PathValue("id")); err != nil {
