@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -53,6 +54,15 @@ Stop with Ctrl-C (or SIGTERM): servers shut down gracefully.`,
 	return cmd
 }
 
+// selfCommand is how the newcomer runs tegata again: `go run ./cmd/tegata` when this
+// process was started that way (its binary sits in go's build cache), else `tegata`.
+func selfCommand() string {
+	if strings.Contains(os.Args[0], "go-build") {
+		return "go run ./cmd/tegata"
+	}
+	return "tegata"
+}
+
 func printWelcome(w io.Writer, cfg config.Config, r *runningIMDS) {
 	meta, admin := r.metaAddr.String(), r.adminAddr.String()
 	inst := r.server.Inventory().Default()
@@ -68,13 +78,13 @@ func printWelcome(w io.Writer, cfg config.Config, r *runningIMDS) {
          curl -s -H Metadata:true "http://%[1]s/metadata/instance/compute/vmId?api-version=2017-08-01&format=text"
          curl -s -H Metadata:true "http://%[1]s/metadata/scheduledevents?api-version=2020-07-01"
 
-  Scheduled events and faults    tegata imds events add --type Reboot --not-before 5m --admin %[2]s
-                                 tegata imds faults add --status 410 --count 3 --admin %[2]s
+  Scheduled events and faults    %[4]s imds events add --type Reboot --not-before 5m --admin %[2]s
+                                 %[4]s imds faults add --status 410 --count 3 --admin %[2]s
 
   Metrics and health             http://%[2]s/metrics   http://%[2]s/healthz
     try: curl -s http://%[2]s/healthz
 
-  Effective configuration        tegata config print
+  Effective configuration        %[4]s config print
 
-`, meta, admin, who)
+`, meta, admin, who, selfCommand())
 }

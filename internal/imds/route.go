@@ -89,7 +89,7 @@ func (s *Server) apiVersionAccepted(c category, v string) bool {
 	case catInstance:
 		return s.versions.accepts(v, minInstance)
 	case catScheduledEvents:
-		return s.versions.eventsOnly(v)
+		return s.versions.scheduledEvents(v)
 	case catLoadBalancer:
 		return s.versions.accepts(v, minLoadBalancer)
 	case catAttested:

@@ -24,14 +24,14 @@ const (
 // catalog answers which api-versions a category accepts. It is data, not code, so a
 // new Azure version is a configuration change.
 type catalog struct {
-	set        map[string]bool
-	newest     []string // newest three, newest first, for the E3 body
-	ascending  []byte   // the /metadata/versions body
-	eventsOnly func(string) bool
+	set             map[string]bool
+	newest          []string // newest three, newest first, for the E3 body
+	ascending       []byte   // the /metadata/versions body
+	scheduledEvents func(string) bool
 }
 
 func newCatalog(versions []string, eventsAccepts func(string) bool) *catalog {
-	c := &catalog{set: make(map[string]bool, len(versions)), eventsOnly: eventsAccepts}
+	c := &catalog{set: make(map[string]bool, len(versions)), scheduledEvents: eventsAccepts}
 	sorted := slices.Clone(versions)
 	slices.Sort(sorted)
 	sorted = slices.Compact(sorted)
