@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/tegata-project/tegata/internal/events"
@@ -187,6 +188,10 @@ func (s *Server) adminAddEvent(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "%v", err)
 		return
 	}
+	if failed := s.copyToListedVMs(book.Name(), ev, spec); len(failed) > 0 {
+		writeError(w, http.StatusConflict, "event %s added to %s but not to every VM it lists: %s", ev.ID, book.Name(), strings.Join(failed, "; "))
+		return
+	}
 	writeJSON(w, http.StatusCreated, ev)
 }
 
@@ -236,6 +241,7 @@ func (s *Server) adminApproveEvents(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "%v: list the current events with GET /admin/events", err)
 		return
 	}
+	s.approveListedVMs(book, req.IDs)
 	writeJSON(w, http.StatusOK, book.Events())
 }
 

@@ -47,6 +47,7 @@ func (s *Server) serveScheduledEvents(x *exchange, v string) {
 		s.fail(x, ErrBadRequest)
 		return
 	}
+	s.approveListedVMs(book, ids)
 	s.reply(x, http.StatusOK, jsonContentType, nil)
 }
 
