@@ -136,9 +136,9 @@ func writeKV(b *bytes.Buffer, key, value string) {
 // wireDocument mirrors the JSON keys exactly; string fields make
 // encoding/json reject numbers, booleans and objects where a string belongs.
 type wireDocument struct {
-	LicenseType    string `json:"licenseType"`
-	Nonce          string `json:"nonce"`
-	Plan           struct {
+	LicenseType string `json:"licenseType"`
+	Nonce       string `json:"nonce"`
+	Plan        struct {
 		Name      string `json:"name"`
 		Product   string `json:"product"`
 		Publisher string `json:"publisher"`

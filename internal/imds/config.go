@@ -70,6 +70,10 @@ type CompatConfig struct {
 type EventsConfig struct {
 	// Timing is "realistic" (Azure's minimum notices and durations) or "fast" (÷60).
 	Timing string `yaml:"timing" json:"timing"`
+	// FirstCallDelay holds each VM's first GET of /metadata/scheduledevents this long:
+	// Azure warns that the first call, which enables the feature, may take up to two
+	// minutes. Default 0.
+	FirstCallDelay time.Duration `yaml:"first_call_delay" json:"first_call_delay"`
 }
 
 // DefaultConfig returns the defaults: loopback listeners, limits off (tests and load
@@ -128,6 +132,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RateLimit.Enabled && (c.RateLimit.PerSecond <= 0 || c.RateLimit.IdentityPerSecond <= 0 || c.RateLimit.IdentityConcurrent <= 0) {
 		return fmt.Errorf("imds.rate_limit: per_second, identity_per_second and identity_concurrent must be positive when enabled")
+	}
+	if c.Events.FirstCallDelay < 0 || c.Events.FirstCallDelay > 5*time.Minute {
+		return fmt.Errorf("imds.events.first_call_delay: %s: use 0 to 5m (Azure's first call takes up to 2m)", c.Events.FirstCallDelay)
 	}
 	if c.RequestLog < 0 || c.RequestLog > 1_000_000 {
 		return fmt.Errorf("imds.request_log: %d: use 0 (off) to 1000000", c.RequestLog)

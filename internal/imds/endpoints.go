@@ -28,6 +28,12 @@ func (s *Server) serveScheduledEvents(x *exchange, v string) {
 		return
 	}
 	if x.r.Method != http.MethodPost {
+		if d := s.cfg.Events.FirstCallDelay; d > 0 {
+			if _, seen := s.eventsCalled.LoadOrStore(x.inst.Name, true); !seen && !sleepCtx(x.r, d) {
+				x.status = 499 // the client gave up first
+				return
+			}
+		}
 		s.reply(x, http.StatusOK, jsonContentType, book.Document(v))
 		return
 	}
@@ -49,6 +55,18 @@ func (s *Server) serveScheduledEvents(x *exchange, v string) {
 	}
 	s.approveListedVMs(book, ids)
 	s.reply(x, http.StatusOK, jsonContentType, nil)
+}
+
+// sleepCtx waits d, or until the request is abandoned; it reports whether d passed.
+func sleepCtx(r *http.Request, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
 }
 
 // Load balancer messages (docs/imds.md §4.6.3), in the current wording.

@@ -154,15 +154,9 @@ func (s *Server) applyFault(x *exchange) bool {
 		if f.Count > 0 && f.remaining.Add(-1) < 0 {
 			continue
 		}
-		if f.Delay > 0 {
-			t := time.NewTimer(time.Duration(f.Delay))
-			select {
-			case <-t.C:
-			case <-x.r.Context().Done():
-				t.Stop()
-				x.status = 499
-				return true
-			}
+		if f.Delay > 0 && !sleepCtx(x.r, time.Duration(f.Delay)) {
+			x.status = 499 // the client gave up first
+			return true
 		}
 		switch {
 		case f.Reset:

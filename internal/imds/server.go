@@ -50,7 +50,10 @@ type Server struct {
 	errors    errorTable
 	limits    *limiter
 	faults    faultSet
-	requests  *requestLog
+	// eventsCalled remembers which VMs have read their scheduled events, for
+	// Config.Events.FirstCallDelay.
+	eventsCalled sync.Map
+	requests     *requestLog
 
 	serverHeader    []string
 	textContentType []string

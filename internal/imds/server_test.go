@@ -2,6 +2,7 @@ package imds
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -421,4 +422,25 @@ func TestAdminAPI(t *testing.T) {
 func specFor(t *testing.T, typ string) events.Spec {
 	t.Helper()
 	return events.Spec{Type: events.EventType(typ)}
+}
+
+func TestScheduledEventsFirstCallDelay(t *testing.T) {
+	s := newTestServer(t, func(c *Config) { c.Events.FirstCallDelay = 80 * time.Millisecond })
+	// An abandoned first call is cut short: proof that the first call waits.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := httptest.NewRequest("GET", "/metadata/scheduledevents?api-version=2020-07-01", nil).WithContext(ctx)
+	r.RemoteAddr = "10.0.0.4:1"
+	r.Header.Set("Metadata", "true")
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, r)
+	if w.Body.Len() != 0 {
+		t.Fatalf("abandoned first call answered %d %q: it did not wait", w.Code, w.Body.String())
+	}
+	// Later calls, even abandoned ones, answer at once.
+	w = httptest.NewRecorder()
+	s.ServeHTTP(w, r)
+	if w.Code != 200 || !strings.HasPrefix(w.Body.String(), `{"DocumentIncarnation":1`) {
+		t.Fatalf("second call: %d %q, want an immediate answer", w.Code, w.Body.String())
+	}
 }
