@@ -152,7 +152,7 @@ func ParseBase64(s string) (*Envelope, error) {
 	return ParseDER(der)
 }
 
-// ParseDER parses a DER (or BER) PKCS#7 SignedData ContentInfo with attached
+// ParseDER parses a DER PKCS#7 SignedData ContentInfo with attached
 // content. Azure's digest-OID quirk (sha256WithRSAEncryption written where
 // id-sha256 belongs) is accepted here; Verify decides which algorithms are
 // allowed. Errors wrap ErrMalformed.
