@@ -43,6 +43,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzServe$$' -fuzztime $(FUZZTIME) ./internal/imds/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/instance/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseStartRequests$$' -fuzztime $(FUZZTIME) ./internal/events/
+	$(GO) test -run '^$$' -parallel 1 -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./attest/
+	$(GO) test -run '^$$' -parallel 1 -fuzz '^FuzzParseDER$$' -fuzztime $(FUZZTIME) ./attest/
+	$(GO) test -run '^$$' -parallel 1 -fuzz '^FuzzParseDocument$$' -fuzztime $(FUZZTIME) ./attest/
 
 ## bench: Go benchmarks, then the wrk comparison against the floor server.
 bench:
