@@ -39,13 +39,13 @@ vet:
 
 ## fuzz: run each fuzz target for FUZZTIME.
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParseQuery$$' -fuzztime $(FUZZTIME) ./internal/imds/
-	$(GO) test -run '^$$' -fuzz '^FuzzServe$$' -fuzztime $(FUZZTIME) ./internal/imds/
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/instance/
-	$(GO) test -run '^$$' -fuzz '^FuzzParseStartRequests$$' -fuzztime $(FUZZTIME) ./internal/events/
-	$(GO) test -run '^$$' -parallel 1 -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./attest/
-	$(GO) test -run '^$$' -parallel 1 -fuzz '^FuzzParseDER$$' -fuzztime $(FUZZTIME) ./attest/
-	$(GO) test -run '^$$' -parallel 1 -fuzz '^FuzzParseDocument$$' -fuzztime $(FUZZTIME) ./attest/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseQuery$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/imds/
+	$(GO) test -run '^$$' -fuzz '^FuzzServe$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/imds/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/instance/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseStartRequests$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/events/
+	$(GO) test -run '^$$' -parallel 1 -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./attest/
+	$(GO) test -run '^$$' -parallel 1 -fuzz '^FuzzParseDER$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./attest/
+	$(GO) test -run '^$$' -parallel 1 -fuzz '^FuzzParseDocument$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./attest/
 
 ## bench: Go benchmarks, then the wrk comparison against the floor server.
 bench:
