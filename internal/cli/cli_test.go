@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -66,5 +67,37 @@ func TestAdminUnreachableSaysWhatToDo(t *testing.T) {
 	_, err := run(t, "imds", "faults", "list", "--admin", "127.0.0.1:1")
 	if err == nil || !strings.Contains(err.Error(), "is the service running") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestAttestVerify(t *testing.T) {
+	doc := "../../attest/testdata/azure-attested/rsa-2024.json"
+	bundle := "../../attest/testdata/azure-ca"
+	out, err := run(t, "attest", "verify", doc, "--offline", "--bundle", bundle, "--at", "2024-04-22T18:00:00Z", "--output", "json")
+	if err != nil {
+		t.Fatalf("real 2024 document with the bundle: %v\n%s", err, out)
+	}
+	var res struct {
+		Verified bool
+		Document struct {
+			VMID string `json:"vmId"`
+		}
+		Chain []struct{ Subject string }
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || !res.Verified || res.Document.VMID != "960a4b4a-dab2-44ef-9b73-7753043b4f16" || len(res.Chain) != 3 {
+		t.Fatalf("output %v: %s", err, out)
+	}
+	// Offline without the intermediate: not verified, and the error says what to do.
+	_, err = run(t, "attest", "verify", doc, "--offline", "--at", "2024-04-22T18:00:00Z")
+	if err == nil || !strings.Contains(err.Error(), "refresh the intermediates bundle") {
+		t.Fatalf("without the intermediate: %v", err)
+	}
+	// Now is long after the document expired.
+	if _, err := run(t, "attest", "verify", doc, "--offline", "--bundle", bundle); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Fatalf("expired document: %v", err)
+	}
+	var ee *exitError
+	if _, err := run(t, "attest", "verify"); !errors.As(err, &ee) || ee.code != 2 {
+		t.Fatalf("no input: %v, want exit 2", err)
 	}
 }
