@@ -29,6 +29,7 @@ type Config struct {
 	RateLimit RateLimitConfig `yaml:"rate_limit" json:"rate_limit"`
 	Compat    CompatConfig    `yaml:"compat" json:"compat"`
 	Events    EventsConfig    `yaml:"events" json:"events"`
+	Attested  AttestedConfig  `yaml:"attested" json:"attested"`
 	// RequestLog is how many of the latest requests GET /admin/requests keeps; 0 turns
 	// the log off.
 	RequestLog int `yaml:"request_log" json:"request_log"`
@@ -66,6 +67,18 @@ type CompatConfig struct {
 	LoadBalancer2021Wording bool `yaml:"loadbalancer_2021_wording" json:"loadbalancer_2021_wording"`
 }
 
+// AttestedConfig sets how attested documents are made (docs/imds.md §4.3).
+type AttestedConfig struct {
+	// TTL is expiresOn - createdOn; Azure's documents live 6 hours.
+	TTL time.Duration `yaml:"ttl" json:"ttl"`
+	// Cache is "honour" (a fresh document for every distinct nonce) or "azure" (the
+	// VM's cached document until it expires, whatever the nonce, as real IMDS may).
+	Cache string `yaml:"cache" json:"cache"`
+	// Profile is "azure" (Azure's envelope to the byte: digest-OID quirk, leaf only) or
+	// "private" (standard OID, Sub CA embedded, for private clouds).
+	Profile string `yaml:"profile" json:"profile"`
+}
+
 // EventsConfig sets scheduled-events timing.
 type EventsConfig struct {
 	// Timing is "realistic" (Azure's minimum notices and durations) or "fast" (÷60).
@@ -94,7 +107,8 @@ func DefaultConfig() Config {
 			VersionsRequireHeader: true,
 			TextContentType:       "text/plain; charset=utf-8",
 		},
-		Events: EventsConfig{Timing: "realistic"},
+		Events:   EventsConfig{Timing: "realistic"},
+		Attested: AttestedConfig{TTL: 6 * time.Hour, Cache: "honour", Profile: "azure"},
 	}
 }
 
@@ -135,6 +149,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Events.FirstCallDelay < 0 || c.Events.FirstCallDelay > 5*time.Minute {
 		return fmt.Errorf("imds.events.first_call_delay: %s: use 0 to 5m (Azure's first call takes up to 2m)", c.Events.FirstCallDelay)
+	}
+	if c.Attested.TTL <= 0 || c.Attested.TTL > 7*24*time.Hour {
+		return fmt.Errorf("imds.attested.ttl: %s: use a duration up to 168h (Azure: 6h)", c.Attested.TTL)
+	}
+	if c.Attested.Cache != "honour" && c.Attested.Cache != "azure" {
+		return fmt.Errorf("imds.attested.cache: %q: use honour or azure", c.Attested.Cache)
+	}
+	if c.Attested.Profile != "azure" && c.Attested.Profile != "private" {
+		return fmt.Errorf("imds.attested.profile: %q: use azure or private", c.Attested.Profile)
 	}
 	if c.RequestLog < 0 || c.RequestLog > 1_000_000 {
 		return fmt.Errorf("imds.request_log: %d: use 0 (off) to 1000000", c.RequestLog)

@@ -146,17 +146,29 @@ func validNonce(n string) bool {
 	return true
 }
 
-// serveAttested validates the request; signing arrives with the attestation PKI, so
-// until one is configured the document does not exist for this instance.
+// serveAttested validates the request (nonce: docs/imds.md §4.3.1) and answers with the
+// signed document, or, with no PKI configured, as if it did not exist.
 func (s *Server) serveAttested(x *exchange) {
 	if !s.jsonOnly(x) {
 		return
 	}
-	if n, ok := x.q.get("nonce"); ok && !validNonce(n) {
+	n, ok := x.q.get("nonce")
+	if ok && !validNonce(n) {
 		s.fail(x, ErrBadRequest)
 		return
 	}
-	s.fail(x, ErrNotFound)
+	if s.attest == nil {
+		s.fail(x, ErrNotFound)
+		return
+	}
+	v, _ := x.q.get("api-version")
+	body, err := s.attest.Response(x.inst, v, n)
+	if err != nil {
+		s.log.Error("attested document not signed", "instance", x.inst.Name, "err", err)
+		s.fail(x, ErrInternal)
+		return
+	}
+	s.reply(x, http.StatusOK, jsonContentType, body)
 }
 
 // serveIdentity answers /identity/info from the instance model and validates token

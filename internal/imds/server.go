@@ -33,6 +33,15 @@ type Options struct {
 	Logger *slog.Logger
 	// Metrics receives the imds_* series. Nil: no metrics.
 	Metrics *Metrics
+	// Attested signs /metadata/attested/document. Nil: the document does not exist for
+	// any VM (404), as before a PKI is configured.
+	Attested Attester
+}
+
+// Attester makes the body of /metadata/attested/document for a VM; internal/attested
+// implements it.
+type Attester interface {
+	Response(in *instance.Instance, apiVersion, nonce string) ([]byte, error)
 }
 
 // Server is the IMDS front end. Its ServeHTTP is the metadata listener's handler;
@@ -43,6 +52,7 @@ type Server struct {
 	clock   func() time.Time
 	reload  func() (*instance.Inventory, error)
 	metrics *Metrics
+	attest  Attester
 
 	inventory atomic.Pointer[instance.Inventory]
 	events    *events.Registry
@@ -82,6 +92,7 @@ func New(o Options) (*Server, error) {
 		clock:           o.Clock,
 		reload:          o.Reload,
 		metrics:         o.Metrics,
+		attest:          o.Attested,
 		serverHeader:    []string{o.Config.Compat.ServerHeader},
 		textContentType: []string{o.Config.Compat.TextContentType},
 		requests:        newRequestLog(o.Config.RequestLog),
