@@ -18,14 +18,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tegata-project/tegata/internal/attested"
 	"github.com/tegata-project/tegata/internal/config"
 	"github.com/tegata-project/tegata/internal/imds"
 	"github.com/tegata-project/tegata/internal/instance"
+	"github.com/tegata-project/tegata/internal/pki"
 )
 
 // runningIMDS is a started metadata service: its listeners and how to wait for it.
 type runningIMDS struct {
 	server    *imds.Server
+	pki       *pki.Authority // nil when pki.enabled is false
 	metaAddr  net.Addr
 	adminAddr net.Addr
 	done      chan error
@@ -43,18 +46,6 @@ func startIMDS(ctx context.Context, cfg config.Config, log *slog.Logger) (*runni
 		return nil, err
 	}
 	setMemoryLimit(cfg.MemoryLimit, log)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv, err := imds.New(imds.Options{
-		Config:    cfg.IMDS,
-		Inventory: inv,
-		Reload:    reload,
-		Logger:    log,
-		Metrics:   imds.NewMetrics(reg),
-	})
-	if err != nil {
-		return nil, &exitError{code: 2, err: fmt.Errorf("configuration: %w", err)}
-	}
 	metaLn, err := listen("imds.listen", cfg.IMDS.Listen)
 	if err != nil {
 		return nil, err
@@ -64,10 +55,41 @@ func startIMDS(ctx context.Context, cfg config.Config, log *slog.Logger) (*runni
 		metaLn.Close()
 		return nil, err
 	}
-	r := &runningIMDS{server: srv, metaAddr: metaLn.Addr(), adminAddr: adminLn.Addr(), done: make(chan error, 1)}
+	var signer imds.Attester
+	var authority *pki.Authority
+	if cfg.PKI.Enabled {
+		var svc *attested.Service
+		if authority, svc, err = openPKI(cfg, adminLn.Addr(), log); err != nil {
+			metaLn.Close()
+			adminLn.Close()
+			return nil, err
+		}
+		signer = svc
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv, err := imds.New(imds.Options{
+		Config:    cfg.IMDS,
+		Inventory: inv,
+		Reload:    reload,
+		Logger:    log,
+		Metrics:   imds.NewMetrics(reg),
+		Attested:  signer,
+	})
+	if err != nil {
+		metaLn.Close()
+		adminLn.Close()
+		return nil, &exitError{code: 2, err: fmt.Errorf("configuration: %w", err)}
+	}
+	r := &runningIMDS{server: srv, pki: authority, metaAddr: metaLn.Addr(), adminAddr: adminLn.Addr(), done: make(chan error, 1)}
 	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	meta := imds.NewHTTPServer(cfg.IMDS.Listen, srv)
-	admin := imds.NewAdminHTTPServer(cfg.IMDS.AdminListen, srv.AdminHandler(metrics))
+	adminMux := http.NewServeMux()
+	adminMux.Handle("/", srv.AdminHandler(metrics))
+	if authority != nil {
+		adminMux.Handle("/pki/", authority.AIAHandler())
+	}
+	admin := imds.NewAdminHTTPServer(cfg.IMDS.AdminListen, adminMux)
 
 	if reload != nil {
 		go watchReload(ctx, srv, cfg.IMDS.Inventory, cfg.IMDS.WatchInterval, log)

@@ -19,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/tegata-project/tegata/internal/imds"
+	"github.com/tegata-project/tegata/internal/pki"
 )
 
 // Config is the whole of tegata.yaml: one section per part.
@@ -27,10 +28,23 @@ type Config struct {
 	DataDir string      `yaml:"data_dir" json:"data_dir"`
 	Log     LogConfig   `yaml:"log" json:"log"`
 	IMDS    imds.Config `yaml:"imds" json:"imds"`
+	PKI     PKIConfig   `yaml:"pki" json:"pki"`
 	// MemoryLimit is the Go runtime's soft memory limit: "auto" (sized from the
 	// inventory, see docs/imds.md), "off", or a size such as 512MiB. GOMEMLIMIT, when
 	// set, wins.
 	MemoryLimit string `yaml:"memory_limit" json:"memory_limit"`
+}
+
+// PKIConfig is the attestation PKI: where its keys come from and its rotation plan.
+type PKIConfig struct {
+	// Enabled makes the metadata service sign attested documents with tegata's PKI,
+	// kept (keys encrypted) in <data_dir>/pki.
+	Enabled bool `yaml:"enabled" json:"enabled"`
+	// MasterKeyFile holds the 32-byte key that encrypts the PKI's private keys (mode
+	// 0600). Empty: $TEGATA_MASTER_KEY, else <data_dir>/master.key, generated.
+	MasterKeyFile string `yaml:"master_key_file" json:"master_key_file"`
+	// Plan is the hierarchy and its rotation schedule (docs/attestation.md).
+	Plan pki.Plan `yaml:"plan" json:"plan"`
 }
 
 // LogConfig selects log level and format.
@@ -51,6 +65,7 @@ func Default() Config {
 		DataDir: DefaultDataDir(),
 		Log:     LogConfig{Level: "info", Format: "auto"},
 		IMDS:    imds.DefaultConfig(),
+		PKI:     PKIConfig{Enabled: true},
 
 		MemoryLimit: "auto",
 	}
@@ -115,8 +130,8 @@ const EnvPrefix = "TEGATA_"
 // ApplyEnv sets each field named by a TEGATA_* variable. The name is the YAML path in
 // upper case joined by "_": imds.rate_limit.enabled is TEGATA_IMDS_RATE_LIMIT_ENABLED.
 // Lists are comma-separated. An unknown TEGATA_ name is an error, so a typo does not
-// pass silently; TEGATA_REQUIRE_INTEGRATION and TEGATA_CONFIG are not settings and
-// are skipped.
+// pass silently; TEGATA_REQUIRE_INTEGRATION, TEGATA_CONFIG and TEGATA_MASTER_KEY (a
+// secret, read only where it is used) are not settings and are skipped.
 func ApplyEnv(cfg *Config, environ []string) error {
 	fields := map[string]reflect.Value{}
 	collect(reflect.ValueOf(cfg).Elem(), "", fields)
@@ -126,7 +141,7 @@ func ApplyEnv(cfg *Config, environ []string) error {
 			continue
 		}
 		key := strings.TrimPrefix(name, EnvPrefix)
-		if key == "REQUIRE_INTEGRATION" || key == "CONFIG" || strings.HasPrefix(key, "TEST_") {
+		if key == "REQUIRE_INTEGRATION" || key == "CONFIG" || key == "MASTER_KEY" || strings.HasPrefix(key, "TEST_") {
 			continue
 		}
 		f, ok := fields[key]
