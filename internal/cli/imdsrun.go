@@ -88,6 +88,7 @@ func startIMDS(ctx context.Context, cfg config.Config, log *slog.Logger) (*runni
 	adminMux.Handle("/", srv.AdminHandler(metrics))
 	if authority != nil {
 		adminMux.Handle("/pki/", authority.AIAHandler())
+		adminMux.Handle("/admin/pki/rotate", pkiRotateHandler(authority))
 	}
 	admin := imds.NewAdminHTTPServer(cfg.IMDS.AdminListen, adminMux)
 

@@ -23,8 +23,9 @@ func newUpCmd(g *globals) *cobra.Command {
 		Long: `Start every part that tegata has, in one process, on loopback, with state in ./.tegata,
 and print where each endpoint is with one command to try.
 
-Parts running today: the metadata service (IMDS). Attested documents, managed-identity
-tokens, the vault, renewal and the deploy agent join as they land.
+Parts running today: the metadata service (IMDS), with attested documents signed by
+tegata's PKI. Managed-identity tokens, the vault, renewal and the deploy agent join as
+they land.
 
 Stop with Ctrl-C (or SIGTERM): servers shut down gracefully.`,
 		Example: `  go run ./cmd/tegata up
@@ -78,6 +79,10 @@ func printWelcome(w io.Writer, cfg config.Config, r *runningIMDS) {
          curl -s -H Metadata:true "http://%[1]s/metadata/instance/compute/vmId?api-version=2017-08-01&format=text"
          curl -s -H Metadata:true "http://%[1]s/metadata/scheduledevents?api-version=2020-07-01"
 
+  Attested documents             signed by tegata's PKI (keys encrypted in %[5]s/pki)
+    try: curl -s -H Metadata:true "http://%[1]s/metadata/attested/document?api-version=2025-04-07&nonce=1234567890"
+         CA certificates (AIA) and bundle: http://%[2]s/pki/bundle.pem
+
   Scheduled events and faults    %[4]s imds events add --type Reboot --not-before 5m --admin %[2]s
                                  %[4]s imds faults add --status 410 --count 3 --admin %[2]s
 
@@ -86,5 +91,5 @@ func printWelcome(w io.Writer, cfg config.Config, r *runningIMDS) {
 
   Effective configuration        %[4]s config print
 
-`, meta, admin, who, selfCommand())
+`, meta, admin, who, selfCommand(), cfg.DataDir)
 }

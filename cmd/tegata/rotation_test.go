@@ -1,0 +1,84 @@
+package main
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/tegata-project/tegata/internal/testenv"
+)
+
+// TestUnplannedRotation is the 2026 story on a running tegata: a verifier with a bundle
+// of intermediates works, `tegata pki rotate` switches signing to a new Sub CA, the
+// verifier with the old bundle (a pinned intermediate) fails offline and says what to
+// do, and the same verifier with a refreshed bundle works again.
+func TestUnplannedRotation(t *testing.T) {
+	testenv.Program(t, "curl", "curl")
+	p := startUp(t)
+	dir := t.TempDir()
+
+	// The root is the trust anchor; the Sub CAs go into a bundle directory.
+	snapshot := func(name string) string {
+		t.Helper()
+		resp, err := http.Get("http://" + p.admin + "/pki/bundle.pem")
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		bundle := filepath.Join(dir, name)
+		os.MkdirAll(bundle, 0o700)
+		var roots, subs []byte
+		for block, rest := pem.Decode(data); block != nil; block, rest = pem.Decode(rest) {
+			c, err := x509.ParseCertificate(block.Bytes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Subject.String() == c.Issuer.String() {
+				roots = append(roots, pem.EncodeToMemory(block)...)
+			} else {
+				subs = append(subs, pem.EncodeToMemory(block)...)
+			}
+		}
+		os.WriteFile(filepath.Join(dir, "roots.pem"), roots, 0o600)
+		os.WriteFile(filepath.Join(bundle, "bundle.pem"), subs, 0o600)
+		return bundle
+	}
+	oldBundle := snapshot("old")
+	fetch := func(nonce string) string {
+		t.Helper()
+		path := filepath.Join(dir, nonce+".json")
+		if out, err := p.sh(t, `curl -sf -H Metadata:true -o `+path+` "http://127.0.0.1:8254/metadata/attested/document?api-version=2025-04-07&nonce=`+nonce+`"`); err != nil {
+			t.Fatalf("fetch: %v %s", err, out)
+		}
+		return path
+	}
+	verify := func(doc, nonce, bundle string) (string, error) {
+		return p.sh(t, `tegata attest verify `+doc+` --nonce `+nonce+` --roots `+filepath.Join(dir, "roots.pem")+` --bundle `+bundle+` --offline`)
+	}
+
+	before := fetch("before1")
+	if out, err := verify(before, "before1", oldBundle); err != nil || !strings.Contains(out, "Issuing CA 01") {
+		t.Fatalf("before the rotation: %v\n%s", err, out)
+	}
+	if out, err := p.sh(t, `tegata pki rotate --admin 127.0.0.1:8255`); err != nil || !strings.Contains(out, "signing now with") {
+		t.Fatalf("pki rotate: %v\n%s", err, out)
+	}
+	after := fetch("after1")
+	out, err := verify(after, "after1", oldBundle)
+	if err == nil || !strings.Contains(err.Error(), "refresh the intermediates bundle") {
+		t.Fatalf("after the rotation, with the old bundle: want a failure that says to refresh the bundle; got %v\n%s", err, out)
+	}
+	newBundle := snapshot("new")
+	if out, err := verify(after, "after1", newBundle); err != nil || strings.Contains(out, "Issuing CA 01") {
+		t.Fatalf("after the rotation, with a refreshed bundle: %v\n%s", err, out)
+	}
+	if out, err := verify(before, "before1", newBundle); err != nil {
+		t.Fatalf("a document signed before the rotation must still verify: %v\n%s", err, out)
+	}
+}
