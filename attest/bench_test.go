@@ -37,6 +37,24 @@ func BenchmarkRSASign(b *testing.B) {
 	}
 }
 
+// BenchmarkVerifyCached is BenchmarkVerify with a ChainCache, as a service verifying a
+// fleet's documents runs.
+func BenchmarkVerifyCached(b *testing.B) {
+	pki := newPKI(b, []string{CloudPublic})
+	der, err := Sign(testDoc("abcdef1234").MarshalAzure("2025-04-07"), pki.leaf.key, pki.leaf.cert, AzureSignOptions())
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := MarshalResponse(der)
+	opts := VerifyOptions{Roots: poolOf(pki.root.cert), Intermediates: []IntermediateSource{StaticIntermediates(pki.sub.cert)}, At: testEpoch, Nonce: "abcdef1234", ChainCache: NewChainCache(100)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Verify(context.Background(), body, opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkVerify measures a verifier that sees many documents of the same signer with
 // its intermediates at hand (a static source, the warm state of a bundle or AIA cache).
 func BenchmarkVerify(b *testing.B) {

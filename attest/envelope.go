@@ -95,6 +95,9 @@ func Parse(data []byte) (*Envelope, error) {
 	if len(data) > MaxResponseSize {
 		return nil, newErr(ErrMalformed, "parse", fmt.Sprintf("response is %d bytes, more than the %d allowed", len(data), MaxResponseSize), nil)
 	}
+	if sig, ok := azureShape(data); ok {
+		return ParseBase64(sig)
+	}
 	if err := checkStrictJSON(data); err != nil {
 		return nil, newErr(ErrMalformed, "parse", `response is not a strict JSON object like {"encoding":"pkcs7","signature":"..."}`, err)
 	}
@@ -129,6 +132,24 @@ func Parse(data []byte) (*Envelope, error) {
 	}
 	env.Hints = hints
 	return env, nil
+}
+
+// azureShape recognises the body exactly as IMDS writes it,
+// {"encoding":"pkcs7","signature":"<base64>"}, and returns the signature without the
+// general strict-JSON walk: that shape has no duplicate keys, no escapes and no trailing
+// data by construction. Anything else takes the general path.
+func azureShape(data []byte) (string, bool) {
+	const prefix, suffix = `{"encoding":"pkcs7","signature":"`, `"}`
+	if len(data) < len(prefix)+len(suffix) || string(data[:len(prefix)]) != prefix || string(data[len(data)-len(suffix):]) != suffix {
+		return "", false
+	}
+	sig := data[len(prefix) : len(data)-len(suffix)]
+	for _, c := range sig {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=') {
+			return "", false
+		}
+	}
+	return string(sig), true
 }
 
 // ParseBase64 parses the "signature" value alone: standard base64 (with

@@ -66,6 +66,10 @@ type VerifyOptions struct {
 	// AllowClassic accepts documents without a subscriptionId, as classic
 	// (non-ARM) VMs produce. vmId is always required.
 	AllowClassic bool
+	// ChainCache, when set, keeps the chains built for each signer, so documents from a
+	// signer already seen skip the chain's signature checks. Nil: every document builds
+	// its chain.
+	ChainCache *ChainCache
 }
 
 // A Result is a verified document.
@@ -309,6 +313,9 @@ func (h *hintSet) pool() *x509.CertPool {
 
 func buildChain(ctx context.Context, env *Envelope, opts VerifyOptions, now time.Time) ([]*x509.Certificate, []string, error) {
 	signer := env.Signer
+	if e, ok := opts.ChainCache.get(signer, opts.Roots, now); ok {
+		return e.chain, chainWarnings(e.chain, e.fetchedViaAIA, now), nil
+	}
 	var hints hintSet
 	for _, c := range env.Certificates {
 		if c != signer {
@@ -352,16 +359,29 @@ func buildChain(ctx context.Context, env *Envelope, opts VerifyOptions, now time
 		return nil, nil, chainError(signer, hints.certs, fallbacks, sourceErrs, now, err)
 	}
 	chain := chains[0]
-	var warnings []string
+	var viaAIA []*x509.Certificate
 	for _, c := range chain[1:] {
 		if hints.origin[sha256.Sum256(c.Raw)] == "aia" {
-			warnings = append(warnings, fmt.Sprintf("intermediate %s was fetched over AIA; add it to the intermediates bundle", describe(c)))
+			viaAIA = append(viaAIA, c)
 		}
+	}
+	opts.ChainCache.put(signer, opts.Roots, chain, viaAIA)
+	return chain, chainWarnings(chain, viaAIA, now), nil
+}
+
+// chainWarnings reports what a verifier should act on before it fails: intermediates
+// that only AIA supplied, and chain certificates that expire within 180 days.
+func chainWarnings(chain, viaAIA []*x509.Certificate, now time.Time) []string {
+	var warnings []string
+	for _, c := range viaAIA {
+		warnings = append(warnings, fmt.Sprintf("intermediate %s was fetched over AIA; add it to the intermediates bundle", describe(c)))
+	}
+	for _, c := range chain[1:] {
 		if c.NotAfter.Sub(now) < 180*24*time.Hour {
 			warnings = append(warnings, fmt.Sprintf("chain certificate %s expires %s, within 180 days", describe(c), c.NotAfter.Format(time.DateOnly)))
 		}
 	}
-	return chain, warnings, nil
+	return warnings
 }
 
 // chainError explains a failed path: which issuer could not be found, where
