@@ -26,7 +26,7 @@ func newAttestCmd(g *globals) *cobra.Command {
 		Use:   "attest",
 		Short: "Verify Azure IMDS attested documents, offline and across CA rotations",
 	}
-	cmd.AddCommand(newAttestVerifyCmd(g))
+	cmd.AddCommand(newAttestVerifyCmd(g), newAttestBundleCmd(g), newAttestDoctorCmd(g))
 	return cmd
 }
 
