@@ -4,6 +4,7 @@
 package attested
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/x509"
 	"fmt"
@@ -114,7 +115,7 @@ func (s *Service) Response(in *instance.Instance, apiVersion, nonce string) ([]b
 		TimeStamp:      attest.TimeStamp{CreatedOn: now.UTC().Truncate(time.Second), ExpiresOn: now.UTC().Truncate(time.Second).Add(s.opts.TTL)},
 		VMID:           in.Compute.VMID,
 	}
-	key2, leaf, chain, err := s.src.Signer(now)
+	signer, leaf, chain, err := s.src.Signer(now)
 	if err != nil {
 		return nil, fmt.Errorf("attested document: no signing certificate: %w", err)
 	}
@@ -123,12 +124,12 @@ func (s *Service) Response(in *instance.Instance, apiVersion, nonce string) ([]b
 		opts = attest.AzureSignOptions()
 	} else {
 		for _, c := range chain {
-			if c.Subject.String() != c.Issuer.String() { // never embed a root
+			if !bytes.Equal(c.RawSubject, c.RawIssuer) { // never embed a root
 				opts.Intermediates = append(opts.Intermediates, c)
 			}
 		}
 	}
-	der, err := attest.Sign(doc.MarshalAzure(apiVersion), key2, leaf, opts)
+	der, err := attest.Sign(doc.MarshalAzure(apiVersion), signer, leaf, opts)
 	if err != nil {
 		return nil, fmt.Errorf("attested document: %w", err)
 	}
