@@ -82,3 +82,50 @@ func TestUnplannedRotation(t *testing.T) {
 		t.Fatalf("a document signed before the rotation must still verify: %v\n%s", err, out)
 	}
 }
+
+// TestPlannedRotation runs a planned Sub CA switch through the running service, with
+// the service's clock moved forward (time_travel): the next Sub CA is announced 90 days
+// before it signs; the doctor flags an offline verifier whose bundle lacks it while it is
+// only announced; after a bundle refresh the verifier handles the switch, and documents
+// are then signed by the new Sub CA.
+func TestPlannedRotation(t *testing.T) {
+	testenv.Program(t, "curl", "curl")
+	t.Setenv("TEGATA_TIME_TRAVEL", "true")
+	p := startUp(t)
+	dir := t.TempDir()
+	sh := func(line string) string {
+		t.Helper()
+		out, err := p.sh(t, line)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", line, err, out)
+		}
+		return out
+	}
+	sh(`cd ` + dir + ` && curl -sf -o bundle.pem http://127.0.0.1:8255/pki/bundle.pem && ` +
+		`awk '/BEGIN/{n++} {print > ("ca" n ".pem")}' bundle.pem && ` +
+		`for f in ca[0-9]*.pem; do if [ "$(openssl x509 -in $f -noout -subject_hash)" = "$(openssl x509 -in $f -noout -issuer_hash)" ]; then cat $f >> roots.pem; fi; done`)
+	sh(`tegata attest bundle refresh --out ` + dir + `/old --from http://127.0.0.1:8255/pki/bundle.pem`)
+
+	// 10 months on: Issuing CA 02 is announced (the default plan: yearly, 90 days ahead).
+	sh(`tegata imds clock advance 7300h --admin 127.0.0.1:8255`)
+	doctor := `tegata attest doctor --announced http://127.0.0.1:8255/pki/bundle.pem --roots ` + dir + `/roots.pem --offline --bundle `
+	at := func() string {
+		return strings.TrimSpace(sh(`tegata imds clock --admin 127.0.0.1:8255 | awk '{print $3}'`))
+	}
+	if out, err := p.sh(t, doctor+dir+`/old --at `+at()); err == nil || !strings.Contains(out, "Issuing CA 02 is not in the bundle") {
+		t.Fatalf("doctor while CA 02 is only announced: want a warning, got %v\n%s", err, out)
+	}
+	sh(`tegata attest bundle refresh --out ` + dir + `/new --from http://127.0.0.1:8255/pki/bundle.pem`)
+	sh(doctor + dir + `/new --at ` + at())
+
+	// Past the switch: documents come from Issuing CA 02.
+	sh(`tegata imds clock advance 2400h --admin 127.0.0.1:8255`)
+	sh(`curl -sf -H Metadata:true -o ` + dir + `/doc.json "http://127.0.0.1:8254/metadata/attested/document?api-version=2025-04-07&nonce=planned1"`)
+	verify := `tegata attest verify ` + dir + `/doc.json --nonce planned1 --roots ` + dir + `/roots.pem --offline --at ` + at() + ` --bundle `
+	if out := sh(verify + dir + `/new`); !strings.Contains(out, "Issuing CA 02") {
+		t.Fatalf("after the switch the signer's issuer should be Issuing CA 02:\n%s", out)
+	}
+	if out, err := p.sh(t, verify+dir+`/old`); err == nil {
+		t.Fatalf("a bundle from before the announcement must not verify the new Sub CA's documents:\n%s", out)
+	}
+}

@@ -30,7 +30,7 @@ func newIMDSCmd(g *globals) *cobra.Command {
 A second listener, the admin port, serves /metrics, /healthz and the control API that
 the events, faults and reload commands below talk to.`,
 	}
-	cmd.AddCommand(newIMDSServeCmd(g), newEventsCmd(g), newFaultsCmd(g), newReloadCmd(g), newRequestsCmd(g), newInventoryCmd(g))
+	cmd.AddCommand(newIMDSServeCmd(g), newEventsCmd(g), newFaultsCmd(g), newReloadCmd(g), newRequestsCmd(g), newInventoryCmd(g), newClockCmd(g))
 	return cmd
 }
 

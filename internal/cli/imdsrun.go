@@ -55,11 +55,12 @@ func startIMDS(ctx context.Context, cfg config.Config, log *slog.Logger) (*runni
 		metaLn.Close()
 		return nil, err
 	}
+	clock := &travelClock{}
 	var signer imds.Attester
 	var authority *pki.Authority
 	if cfg.PKI.Enabled {
 		var svc *attested.Service
-		if authority, svc, err = openPKI(cfg, adminLn.Addr(), log); err != nil {
+		if authority, svc, err = openPKI(cfg, adminLn.Addr(), clock.Now, log); err != nil {
 			metaLn.Close()
 			adminLn.Close()
 			return nil, err
@@ -75,6 +76,7 @@ func startIMDS(ctx context.Context, cfg config.Config, log *slog.Logger) (*runni
 		Logger:    log,
 		Metrics:   imds.NewMetrics(reg),
 		Attested:  signer,
+		Clock:     clock.Now,
 	})
 	if err != nil {
 		metaLn.Close()
@@ -88,7 +90,11 @@ func startIMDS(ctx context.Context, cfg config.Config, log *slog.Logger) (*runni
 	adminMux.Handle("/", srv.AdminHandler(metrics))
 	if authority != nil {
 		adminMux.Handle("/pki/", authority.AIAHandler())
-		adminMux.Handle("/admin/pki/rotate", pkiRotateHandler(authority))
+		adminMux.Handle("/admin/pki/rotate", pkiRotateHandler(authority, clock.Now))
+	}
+	if cfg.TimeTravel {
+		adminMux.Handle("/admin/clock", clock.handler())
+		log.Warn("time travel is on: POST /admin/clock moves this service's clock forward; never use it in production")
 	}
 	admin := imds.NewAdminHTTPServer(cfg.IMDS.AdminListen, adminMux)
 

@@ -124,7 +124,7 @@ intermediate fail from now on; verifiers that follow AIA or refresh their bundle
 }
 
 // pkiRotateHandler is POST /admin/pki/rotate on the admin listener.
-func pkiRotateHandler(auth *pki.Authority) http.Handler {
+func pkiRotateHandler(auth *pki.Authority, now func() time.Time) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		if r.Method != http.MethodPost {
@@ -132,7 +132,7 @@ func pkiRotateHandler(auth *pki.Authority) http.Handler {
 			json.NewEncoder(w).Encode(map[string]string{"error": "use POST"})
 			return
 		}
-		sub, err := auth.Rotate(time.Now())
+		sub, err := auth.Rotate(now())
 		if err != nil {
 			w.WriteHeader(http.StatusInternalServerError)
 			json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})

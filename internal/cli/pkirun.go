@@ -14,10 +14,11 @@ import (
 )
 
 // openPKI opens (or, on first use, creates) the attestation PKI in <data-dir>/pki and
-// returns it with the service that signs attested documents. adminAddr is the bound
+// returns it with the service that signs attested documents, both on the service's
+// clock now. adminAddr is the bound
 // admin listener: unless the plan names its own AIA base URL, the CA Issuers URLs point
 // there, where the AIA handler is mounted.
-func openPKI(cfg config.Config, adminAddr net.Addr, log *slog.Logger) (*pki.Authority, *attested.Service, error) {
+func openPKI(cfg config.Config, adminAddr net.Addr, now func() time.Time, log *slog.Logger) (*pki.Authority, *attested.Service, error) {
 	master, created, err := pki.LoadMasterKey(cfg.PKI.MasterKeyFile, cfg.DataDir, os.Getenv)
 	if err != nil {
 		return nil, nil, fmt.Errorf("pki master key: %w", err)
@@ -30,7 +31,7 @@ func openPKI(cfg config.Config, adminAddr net.Addr, log *slog.Logger) (*pki.Auth
 	if plan.AIABaseURL == "" {
 		plan.AIABaseURL = "http://" + adminAddr.String() + "/pki"
 	}
-	auth, err := pki.Open(filepath.Join(cfg.DataDir, "pki"), master, plan, time.Now)
+	auth, err := pki.Open(filepath.Join(cfg.DataDir, "pki"), master, plan, now)
 	if err != nil {
 		return nil, nil, fmt.Errorf("pki in %s: %w", filepath.Join(cfg.DataDir, "pki"), err)
 	}
@@ -38,6 +39,7 @@ func openPKI(cfg config.Config, adminAddr net.Addr, log *slog.Logger) (*pki.Auth
 		TTL:          cfg.IMDS.Attested.TTL,
 		Cache:        cfg.IMDS.Attested.Cache,
 		AzureProfile: cfg.IMDS.Attested.Profile == "azure",
+		Clock:        now,
 	})
 	if err != nil {
 		return nil, nil, &exitError{code: 2, err: fmt.Errorf("configuration: imds.attested: %w", err)}

@@ -29,6 +29,11 @@ type Config struct {
 	Log     LogConfig   `yaml:"log" json:"log"`
 	IMDS    imds.Config `yaml:"imds" json:"imds"`
 	PKI     PKIConfig   `yaml:"pki" json:"pki"`
+	// TimeTravel lets the control API move the service's clock forward (POST
+	// /admin/clock), so scheduled events, documents and planned Sub CA rotations can be
+	// tested without waiting. Never in production: the PKI would issue and persist
+	// certificates for the future.
+	TimeTravel bool `yaml:"time_travel" json:"time_travel"`
 	// MemoryLimit is the Go runtime's soft memory limit: "auto" (sized from the
 	// inventory, see docs/imds.md), "off", or a size such as 512MiB. GOMEMLIMIT, when
 	// set, wins.

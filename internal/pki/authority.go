@@ -474,8 +474,12 @@ func (a *Authority) published(now time.Time, all bool) []published {
 func (a *Authority) Bundle() []byte {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	now := a.clock()
+	// Publish what the plan has introduced by now even if nothing has signed since;
+	// a failure here leaves the bundle as it was, and Signer reports the error.
+	_ = a.sync(now)
 	var b bytes.Buffer
-	for _, e := range a.published(a.clock(), false) {
+	for _, e := range a.published(now, false) {
 		fmt.Fprintf(&b, "# %s (%s): %s, valid %s to %s\n", e.name, e.role, e.cert.Subject.CommonName,
 			e.cert.NotBefore.UTC().Format(time.RFC3339), e.cert.NotAfter.UTC().Format(time.RFC3339))
 		_ = pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: e.cert.Raw})
