@@ -79,11 +79,7 @@ func printWelcome(w io.Writer, cfg config.Config, r *runningIMDS) {
          curl -s -H Metadata:true "http://%[1]s/metadata/instance/compute/vmId?api-version=2017-08-01&format=text"
          curl -s -H Metadata:true "http://%[1]s/metadata/scheduledevents?api-version=2020-07-01"
 
-  Attested documents             signed by tegata's PKI (keys encrypted in %[5]s/pki)
-    try: curl -s -H Metadata:true "http://%[1]s/metadata/attested/document?api-version=2025-04-07&nonce=1234567890"
-         CA certificates (AIA) and bundle: http://%[2]s/pki/bundle.pem
-
-  Scheduled events and faults    %[4]s imds events add --type Reboot --not-before 5m --admin %[2]s
+%[5]s  Scheduled events and faults    %[4]s imds events add --type Reboot --not-before 5m --admin %[2]s
                                  %[4]s imds faults add --status 410 --count 3 --admin %[2]s
 
   Metrics and health             http://%[2]s/metrics   http://%[2]s/healthz
@@ -91,5 +87,17 @@ func printWelcome(w io.Writer, cfg config.Config, r *runningIMDS) {
 
   Effective configuration        %[4]s config print
 
-`, meta, admin, who, selfCommand(), cfg.DataDir)
+`, meta, admin, who, selfCommand(), attestedSection(r, meta, admin, cfg.DataDir))
+}
+
+// attestedSection is the welcome's lines about attested documents, when the PKI runs.
+func attestedSection(r *runningIMDS, meta, admin, dataDir string) string {
+	if r.pki == nil {
+		return ""
+	}
+	return fmt.Sprintf(`  Attested documents             signed by tegata's PKI (keys encrypted in %[3]s/pki)
+    try: curl -s -H Metadata:true "http://%[1]s/metadata/attested/document?api-version=2025-04-07&nonce=1234567890"
+         CA certificates (AIA) and bundle: http://%[2]s/pki/bundle.pem
+
+`, meta, admin, dataDir)
 }
