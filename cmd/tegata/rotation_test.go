@@ -3,12 +3,14 @@ package main
 import (
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tegata-project/tegata/internal/testenv"
 )
@@ -127,5 +129,55 @@ func TestPlannedRotation(t *testing.T) {
 	}
 	if out, err := p.sh(t, verify+dir+`/old`); err == nil {
 		t.Fatalf("a bundle from before the announcement must not verify the new Sub CA's documents:\n%s", out)
+	}
+}
+
+// TestNewRootWithCrossSign introduces a second root through the running service, as
+// Microsoft did with its G2 root: Sub CAs issued after it chain to the new root, and a
+// cross-certificate keeps verifiers anchored on the old root working.
+func TestNewRootWithCrossSign(t *testing.T) {
+	testenv.Program(t, "curl", "curl")
+	testenv.Program(t, "openssl", "openssl")
+	dir := t.TempDir()
+	start := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	conf := filepath.Join(dir, "tegata.yaml")
+	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`pki:
+  plan:
+    start: %s
+    roots:
+      - {}
+      - introduce: %s
+        cross_sign: true
+`, start.Format(time.RFC3339), start.Add(200*24*time.Hour).Format(time.RFC3339))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TEGATA_TIME_TRAVEL", "true")
+	p := startUp(t, "--config", conf)
+	sh := func(line string) string {
+		t.Helper()
+		out, err := p.sh(t, line)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", line, err, out)
+		}
+		return out
+	}
+	// The old root, as verifiers configured it at the start.
+	sh(`cd ` + dir + ` && curl -sf http://127.0.0.1:8255/pki/root-ca-01.crt | openssl x509 -inform der -out old-root.pem`)
+
+	// Past the new root's introduction and the next Sub CA's activation (day 365).
+	sh(`tegata imds clock advance 9000h --admin 127.0.0.1:8255`)
+	at := strings.TrimSpace(sh(`tegata imds clock --admin 127.0.0.1:8255 | awk '{print $3}'`))
+	sh(`cd ` + dir + ` && curl -sf http://127.0.0.1:8255/pki/root-ca-02.crt | openssl x509 -inform der -out new-root.pem`)
+	sh(`tegata attest bundle refresh --out ` + dir + `/bundle --from http://127.0.0.1:8255/pki/bundle.pem`)
+	sh(`curl -sf -H Metadata:true -o ` + dir + `/doc.json "http://127.0.0.1:8254/metadata/attested/document?api-version=2025-04-07&nonce=newroot"`)
+
+	for _, root := range []string{"old-root.pem", "new-root.pem"} {
+		out := sh(`tegata attest verify ` + dir + `/doc.json --nonce newroot --offline --at ` + at + ` --roots ` + dir + `/` + root + ` --bundle ` + dir + `/bundle`)
+		if !strings.Contains(out, "Issuing CA 02") {
+			t.Fatalf("anchored on %s: the signer should be under Issuing CA 02:\n%s", root, out)
+		}
+		if root == "old-root.pem" && !strings.Contains(out, "Root CA 01") {
+			t.Fatalf("anchored on the old root, the chain must go through the cross-certificate to Root CA 01:\n%s", out)
+		}
 	}
 }

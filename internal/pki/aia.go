@@ -45,8 +45,10 @@ func (a *Authority) AIAHandler() http.Handler {
 			return
 		}
 		a.mu.Lock()
+		now := a.clock()
+		_ = a.sync(now) // publish what the plan has introduced by now, as Bundle does
 		var der []byte
-		for _, e := range a.published(a.clock(), true) {
+		for _, e := range a.published(now, true) {
 			if e.name == name {
 				der = e.cert.Raw
 				break
