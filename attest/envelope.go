@@ -77,7 +77,8 @@ type Envelope struct {
 	// DER is the PKCS#7 ContentInfo.
 	DER []byte
 
-	p7 *pkcs7.PKCS7
+	p7   *pkcs7.PKCS7
+	fast *fastSignature // set instead of p7 by the fast path (fastpath.go)
 }
 
 // responseJSON is the IMDS response body plus our optional side field.
@@ -194,6 +195,9 @@ func ParseDER(der []byte) (env *Envelope, err error) {
 	}
 	if !ci.ContentType.Equal(oidSignedData) {
 		return nil, newErr(ErrMalformed, "parse", fmt.Sprintf("content type is %s, want signedData (1.2.840.113549.1.7.2)", ci.ContentType), nil)
+	}
+	if env, ok := fastParse(ci.Content.Bytes, der); ok {
+		return env, nil
 	}
 	// The PKCS#7 library is third-party code fed hostile input; a panic in
 	// it must become an error, not a crashed server.

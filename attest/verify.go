@@ -119,7 +119,7 @@ func VerifyEnvelope(ctx context.Context, env *Envelope, opts VerifyOptions) (*Re
 	if len(names) == 0 {
 		return nil, newErr(ErrPolicy, "policy", "VerifyOptions.SignerNames is empty; list at least one base domain such as metadata.azure.com", nil)
 	}
-	if env == nil || env.p7 == nil {
+	if env == nil || env.p7 == nil && env.fast == nil {
 		return nil, newErr(ErrMalformed, "parse", "envelope was not produced by Parse, ParseBase64 or ParseDER", nil)
 	}
 	now := opts.At
@@ -141,7 +141,7 @@ func VerifyEnvelope(ctx context.Context, env *Envelope, opts VerifyOptions) (*Re
 	if err := checkAlgorithms(env); err != nil {
 		return nil, err
 	}
-	if err := env.p7.Verify(); err != nil {
+	if err := env.verifySignature(); err != nil {
 		return nil, newErr(ErrBadSignature, "signature", "the content's signature does not verify with the signer certificate "+describe(signer), err)
 	}
 	if env.SignedAttributes {
