@@ -47,6 +47,7 @@ fuzz:
 	$(GO) test -run '^$$' -parallel 1 -fuzz '^FuzzParseDER$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./attest/
 	$(GO) test -run '^$$' -parallel 1 -fuzz '^FuzzParseDocument$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./attest/
 	$(GO) test -run '^$$' -parallel 1 -fuzz '^FuzzFastPath$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./attest/
+	$(GO) test -run '^$$' -parallel 1 -fuzz '^FuzzStrictJSON$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./attest/
 
 ## bench: Go benchmarks, then the wrk comparison against the floor server.
 bench:

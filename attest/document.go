@@ -202,6 +202,17 @@ func parseAzureTime(s string) (time.Time, error) {
 // silently accepts: duplicate object keys (it keeps the last), trailing data
 // and a top level that is not an object.
 func checkStrictJSON(data []byte) error {
+	if ok, decided := quickStrictJSON(data); decided {
+		if !ok {
+			return errors.New("duplicate object key")
+		}
+		return nil
+	}
+	return walkStrictJSON(data)
+}
+
+// walkStrictJSON is checkStrictJSON by encoding/json's token stream.
+func walkStrictJSON(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	tok, err := dec.Token()
@@ -218,6 +229,64 @@ func checkStrictJSON(data []byte) error {
 		return errors.New("trailing data after the JSON object")
 	}
 	return nil
+}
+
+// quickStrictJSON answers checkStrictJSON for the common case without the token
+// stream: syntactically valid JSON (json.Valid) whose top level is an object, whose keys
+// are plain ASCII without escapes, and which nests at most maxJSONDepth deep; it then only has to
+// find a repeated key in an object. decided is false for anything else (escaped keys
+// can spell one key two ways), which takes the token walk.
+func quickStrictJSON(data []byte) (ok, decided bool) {
+	data = bytes.Trim(data, " \t\r\n") // JSON's whitespace, not Unicode's
+	if len(data) == 0 || data[0] != '{' || !json.Valid(data) {
+		return false, false
+	}
+	type frame struct {
+		object bool
+		keys   []string
+	}
+	var stack []frame
+	expectKey := false
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; c {
+		case '{', '[':
+			if len(stack) >= maxJSONDepth {
+				return false, false
+			}
+			stack = append(stack, frame{object: c == '{'})
+			expectKey = c == '{'
+		case '}', ']':
+			stack = stack[:len(stack)-1]
+			expectKey = false
+		case ',':
+			expectKey = stack[len(stack)-1].object
+		case '"':
+			j := i + 1
+			for ; data[j] != '"'; j++ {
+				if expectKey && (data[j] == '\\' || data[j] >= 0x80) {
+					// Escapes, and invalid UTF-8 (which encoding/json turns into U+FFFD),
+					// can make two spellings one key: leave those to the token walk.
+					return false, false
+				}
+				if data[j] == '\\' {
+					j++ // skip the escaped character, which may be a quote
+				}
+			}
+			if expectKey {
+				top := &stack[len(stack)-1]
+				key := string(data[i+1 : j])
+				for _, k := range top.keys {
+					if k == key {
+						return false, true
+					}
+				}
+				top.keys = append(top.keys, key)
+				expectKey = false
+			}
+			i = j
+		}
+	}
+	return true, true
 }
 
 func walkObject(dec *json.Decoder, depth int) error {

@@ -84,3 +84,22 @@ func FuzzFastPath(f *testing.F) {
 		}
 	})
 }
+
+// FuzzStrictJSON holds quickStrictJSON to the token walk wherever it decides.
+func FuzzStrictJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"a":1,"b":{"c":[1,{"a":2}]}}`, `{"a":1,"a":2}`, `{"a":{"b":1,"b":2}}`, `{"a\u0062":1,"ab":2}`,
+		`{"a":"}\"{","a":1}`, `[1,2]`, `{"a":1} x`, `{"licenseType":"","nonce":"x","plan":{"name":"","product":"","publisher":""}}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ok, decided := quickStrictJSON(data)
+		if !decided {
+			return
+		}
+		if walk := walkStrictJSON(data) == nil; walk != ok {
+			t.Fatalf("quick says %v, token walk says %v for %q", ok, walk, data)
+		}
+	})
+}
