@@ -31,9 +31,13 @@ func openPKI(cfg config.Config, adminAddr net.Addr, now func() time.Time, log *s
 	if plan.AIABaseURL == "" {
 		plan.AIABaseURL = "http://" + adminAddr.String() + "/pki"
 	}
-	auth, err := pki.Open(filepath.Join(cfg.DataDir, "pki"), master, plan, now)
+	dir := filepath.Join(cfg.DataDir, "pki")
+	if _, err := os.Stat(dir); err != nil {
+		log.Info("creating the attestation PKI: generating its CA keys takes a few seconds on first start", "dir", dir)
+	}
+	auth, err := pki.Open(dir, master, plan, now)
 	if err != nil {
-		return nil, nil, fmt.Errorf("pki in %s: %w", filepath.Join(cfg.DataDir, "pki"), err)
+		return nil, nil, fmt.Errorf("pki in %s: %w", dir, err)
 	}
 	svc, err := attested.New(auth, attested.Options{
 		TTL:          cfg.IMDS.Attested.TTL,
