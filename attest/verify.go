@@ -399,8 +399,10 @@ func chainError(signer *x509.Certificate, known []*x509.Certificate, fallbacks [
 			fmt.Fprintf(&b, " (CA Issuers URL %s)", strings.Join(last.IssuingCertificateURL, ", "))
 		}
 		b.WriteString("; refresh the intermediates bundle, allow AIA fetching, or check that the roots include the anchor for this generation")
-		if len(fallbacks) > 0 {
+		if tried := aiaTried(fallbacks); tried {
 			b.WriteString(" (AIA was tried)")
+		} else if len(fallbacks) > 0 {
+			b.WriteString(" (AIA is off: offline mode)")
 		}
 	case errors.As(err, &inv) && inv.Reason == x509.Expired:
 		fmt.Fprintf(&b, "certificate %s is not valid at %s (valid %s to %s); use VerifyOptions.At to audit an old document",
@@ -435,4 +437,16 @@ func walkKnown(c *x509.Certificate, known []*x509.Certificate) *x509.Certificate
 
 func describe(c *x509.Certificate) string {
 	return fmt.Sprintf("%q (serial %X)", c.Subject.String(), c.SerialNumber)
+}
+
+// aiaTried reports whether any fallback source could have downloaded something: an
+// offline AIA fetcher never dials, and saying "AIA was tried" would mislead.
+func aiaTried(fallbacks []IntermediateSource) bool {
+	for _, f := range fallbacks {
+		if a, ok := f.(*AIAFetcher); ok && a.opts.Offline {
+			continue
+		}
+		return true
+	}
+	return false
 }
