@@ -232,8 +232,11 @@ func (s *Server) serve(x *exchange) {
 		x.w.Write(iisNotFound)
 		return
 	}
-	addr := remoteAddr(x.r)
-	inst, ok := s.inventory.Load().Lookup(addr)
+	inv := s.inventory.Load()
+	inst, ok := inv.Only()
+	if !ok {
+		inst, ok = inv.Lookup(remoteAddr(x.r))
+	}
 	if !ok {
 		s.fail(x, ErrUnknownCaller)
 		return
@@ -360,31 +363,52 @@ func (s *Server) failMessage(x *exchange, status int, msg string) {
 }
 
 // requestIDHeader returns a one-element header value holding a random lower-case
-// hyphenated UUID (version 4), as Azure sends in x-ms-request-id. The ID and its slice
-// share one allocation. It needs to be unique, not secret: math/rand/v2's generator
-// (ChaCha8, seeded by the runtime) serves without the system call crypto/rand makes.
+// hyphenated UUID (version 4), as Azure sends in x-ms-request-id. IDs are made a batch
+// at a time, so a request pays for a share of one allocation rather than its own. They
+// need to be unique, not secret: math/rand/v2's generator (ChaCha8, seeded by the
+// runtime) serves without the system call crypto/rand makes.
 func requestIDHeader() []string {
-	type idHeader struct {
-		v [1]string
-		b [36]byte
+	b := idBatches.Get().(*idBatch)
+	if b.next == len(b.vals) {
+		b = newIDBatch()
 	}
-	h := new(idHeader)
-	var u [16]byte
-	binary.LittleEndian.PutUint64(u[:8], mrand.Uint64())
-	binary.LittleEndian.PutUint64(u[8:], mrand.Uint64())
-	u[6] = u[6]&0x0f | 0x40 // version 4
-	u[8] = u[8]&0x3f | 0x80 // variant 10
-	j := 0
-	for i, c := range u {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			h.b[j] = '-'
-			j++
+	v := b.vals[b.next][:]
+	b.next++
+	idBatches.Put(b)
+	return v
+}
+
+// idBatch is a run of ready request IDs; a header keeps its batch alive only until the
+// response is written.
+type idBatch struct {
+	vals [64][1]string
+	buf  [64 * 36]byte
+	next int
+}
+
+var idBatches = sync.Pool{New: func() any { return newIDBatch() }}
+
+func newIDBatch() *idBatch {
+	b := new(idBatch)
+	for n := range b.vals {
+		var u [16]byte
+		binary.LittleEndian.PutUint64(u[:8], mrand.Uint64())
+		binary.LittleEndian.PutUint64(u[8:], mrand.Uint64())
+		u[6] = u[6]&0x0f | 0x40 // version 4
+		u[8] = u[8]&0x3f | 0x80 // variant 10
+		id := b.buf[n*36 : n*36+36]
+		j := 0
+		for i, c := range u {
+			if i == 4 || i == 6 || i == 8 || i == 10 {
+				id[j] = '-'
+				j++
+			}
+			copy(id[j:j+2], hexPairs[2*int(c):2*int(c)+2])
+			j += 2
 		}
-		copy(h.b[j:j+2], hexPairs[2*int(c):2*int(c)+2])
-		j += 2
+		b.vals[n][0] = unsafe.String(&id[0], len(id))
 	}
-	h.v[0] = unsafe.String(&h.b[0], len(h.b))
-	return h.v[:]
+	return b
 }
 
 // hexPairs is the lower-case hex of every byte value, two characters each.

@@ -80,6 +80,16 @@ func (inv *Inventory) Lookup(addr netip.Addr) (*Instance, bool) {
 	return inv.def, inv.def != nil
 }
 
+// Only returns the VM when the inventory has exactly one and it is the default, so it
+// answers every caller whatever its address (single-VM mode): callers need not be told
+// apart.
+func (inv *Inventory) Only() (*Instance, bool) {
+	if len(inv.list) == 1 && inv.def == inv.list[0] {
+		return inv.def, true
+	}
+	return nil, false
+}
+
 // Default returns the VM that answers callers no address matches, or nil.
 func (inv *Inventory) Default() *Instance { return inv.def }
 
