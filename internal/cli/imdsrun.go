@@ -20,6 +20,7 @@ import (
 
 	"github.com/tegata-project/tegata/internal/attested"
 	"github.com/tegata-project/tegata/internal/config"
+	"github.com/tegata-project/tegata/internal/identity"
 	"github.com/tegata-project/tegata/internal/imds"
 	"github.com/tegata-project/tegata/internal/instance"
 	"github.com/tegata-project/tegata/internal/pki"
@@ -56,16 +57,33 @@ func startIMDS(ctx context.Context, cfg config.Config, log *slog.Logger) (*runni
 		return nil, err
 	}
 	clock := &travelClock{}
+	fail := func(err error) (*runningIMDS, error) {
+		metaLn.Close()
+		adminLn.Close()
+		return nil, err
+	}
+	var master pki.MasterKey
+	if cfg.PKI.Enabled || cfg.Identity.Enabled {
+		if master, err = loadMasterKey(cfg, log); err != nil {
+			return fail(err)
+		}
+	}
 	var signer imds.Attester
 	var authority *pki.Authority
 	if cfg.PKI.Enabled {
 		var svc *attested.Service
-		if authority, svc, err = openPKI(cfg, adminLn.Addr(), clock.Now, log); err != nil {
-			metaLn.Close()
-			adminLn.Close()
-			return nil, err
+		if authority, svc, err = openPKI(cfg, master, adminLn.Addr(), clock.Now, log); err != nil {
+			return fail(err)
 		}
 		signer = svc
+	}
+	var tokens imds.TokenIssuer
+	var issuer *identity.Issuer
+	if cfg.Identity.Enabled {
+		if issuer, err = openIdentity(cfg, master, clock.Now); err != nil {
+			return fail(err)
+		}
+		tokens = issuer
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -76,12 +94,11 @@ func startIMDS(ctx context.Context, cfg config.Config, log *slog.Logger) (*runni
 		Logger:    log,
 		Metrics:   imds.NewMetrics(reg),
 		Attested:  signer,
+		Tokens:    tokens,
 		Clock:     clock.Now,
 	})
 	if err != nil {
-		metaLn.Close()
-		adminLn.Close()
-		return nil, &exitError{code: 2, err: fmt.Errorf("configuration: %w", err)}
+		return fail(&exitError{code: 2, err: fmt.Errorf("configuration: %w", err)})
 	}
 	r := &runningIMDS{server: srv, pki: authority, metaAddr: metaLn.Addr(), adminAddr: adminLn.Addr(), done: make(chan error, 1)}
 	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
@@ -91,6 +108,9 @@ func startIMDS(ctx context.Context, cfg config.Config, log *slog.Logger) (*runni
 	if authority != nil {
 		adminMux.Handle("/pki/", authority.AIAHandler())
 		adminMux.Handle("/admin/pki/rotate", pkiRotateHandler(authority, clock.Now))
+	}
+	if issuer != nil {
+		adminMux.Handle("/identity/", identityHandler(issuer, adminLn.Addr()))
 	}
 	if cfg.TimeTravel {
 		adminMux.Handle("/admin/clock", clock.handler())

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/tegata-project/tegata/internal/attested"
 	"github.com/tegata-project/tegata/internal/config"
+	"github.com/tegata-project/tegata/internal/identity"
 	"github.com/tegata-project/tegata/internal/pki"
 )
 
@@ -18,15 +20,7 @@ import (
 // clock now. adminAddr is the bound
 // admin listener: unless the plan names its own AIA base URL, the CA Issuers URLs point
 // there, where the AIA handler is mounted.
-func openPKI(cfg config.Config, adminAddr net.Addr, now func() time.Time, log *slog.Logger) (*pki.Authority, *attested.Service, error) {
-	master, created, err := pki.LoadMasterKey(cfg.PKI.MasterKeyFile, cfg.DataDir, os.Getenv)
-	if err != nil {
-		return nil, nil, fmt.Errorf("pki master key: %w", err)
-	}
-	if created {
-		log.Warn("generated a master key for the PKI's private keys; keep it safe, or give your own with pki.master_key_file or TEGATA_MASTER_KEY",
-			"file", filepath.Join(cfg.DataDir, "master.key"), "key_id", master.ID())
-	}
+func openPKI(cfg config.Config, master pki.MasterKey, adminAddr net.Addr, now func() time.Time, log *slog.Logger) (*pki.Authority, *attested.Service, error) {
 	plan := cfg.PKI.Plan
 	if plan.AIABaseURL == "" {
 		plan.AIABaseURL = "http://" + adminAddr.String() + "/pki"
@@ -49,4 +43,42 @@ func openPKI(cfg config.Config, adminAddr net.Addr, now func() time.Time, log *s
 		return nil, nil, &exitError{code: 2, err: fmt.Errorf("configuration: imds.attested: %w", err)}
 	}
 	return auth, svc, nil
+}
+
+// loadMasterKey finds the master key that encrypts the PKI's and the identity issuer's
+// private keys, generating one in dev mode, and says so.
+func loadMasterKey(cfg config.Config, log *slog.Logger) (pki.MasterKey, error) {
+	master, created, err := pki.LoadMasterKey(cfg.PKI.MasterKeyFile, cfg.DataDir, os.Getenv)
+	if err != nil {
+		return master, fmt.Errorf("master key: %w", err)
+	}
+	if created {
+		log.Warn("generated a master key for the private keys at rest; keep it safe, or give your own with pki.master_key_file or TEGATA_MASTER_KEY",
+			"file", filepath.Join(cfg.DataDir, "master.key"), "key_id", master.ID())
+	}
+	return master, nil
+}
+
+// openIdentity opens the managed-identity token issuer, its key in <data-dir>/identity.
+func openIdentity(cfg config.Config, master pki.MasterKey, now func() time.Time) (*identity.Issuer, error) {
+	iss, err := identity.Open(pki.NewKeys(filepath.Join(cfg.DataDir, "identity"), master), identity.Options{Lifetime: cfg.Identity.Lifetime, Clock: now})
+	if err != nil {
+		return nil, fmt.Errorf("identity issuer in %s: %w", filepath.Join(cfg.DataDir, "identity"), err)
+	}
+	return iss, nil
+}
+
+// identityHandler serves the issuer's JWKS at /identity/keys and its OpenID discovery
+// at /identity/{tenant}/.well-known/openid-configuration on the admin listener.
+func identityHandler(iss *identity.Issuer, adminAddr net.Addr) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /identity/keys", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(iss.JWKS())
+	})
+	mux.HandleFunc("GET /identity/{tenant}/.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(iss.Discovery(r.PathValue("tenant"), "http://"+adminAddr.String()+"/identity/keys"))
+	})
+	return mux
 }

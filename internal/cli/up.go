@@ -24,8 +24,8 @@ func newUpCmd(g *globals) *cobra.Command {
 and print where each endpoint is with one command to try.
 
 Parts running today: the metadata service (IMDS), with attested documents signed by
-tegata's PKI. Managed-identity tokens, the vault, renewal and the deploy agent join as
-they land.
+tegata's PKI and managed-identity tokens from tegata's issuer. The vault, renewal and
+the deploy agent join as they land.
 
 Stop with Ctrl-C (or SIGTERM): servers shut down gracefully.`,
 		Example: `  go run ./cmd/tegata up
@@ -79,7 +79,10 @@ func printWelcome(w io.Writer, cfg config.Config, r *runningIMDS) {
          curl -s -H Metadata:true "http://%[1]s/metadata/instance/compute/vmId?api-version=2017-08-01&format=text"
          curl -s -H Metadata:true "http://%[1]s/metadata/scheduledevents?api-version=2020-07-01"
 
-%[5]s  Scheduled events and faults    %[4]s imds events add --type Reboot --not-before 5m --admin %[2]s
+%[5]s  Managed identity               tokens signed by tegata's issuer; keys http://%[2]s/identity/keys
+    try: curl -s -H Metadata:true "http://%[1]s/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%%3A%%2F%%2Fvault.azure.net"
+
+  Scheduled events and faults    %[4]s imds events add --type Reboot --not-before 5m --admin %[2]s
                                  %[4]s imds faults add --status 410 --count 3 --admin %[2]s
 
   Metrics and health             http://%[2]s/metrics   http://%[2]s/healthz

@@ -29,6 +29,8 @@ type Config struct {
 	Log     LogConfig   `yaml:"log" json:"log"`
 	IMDS    imds.Config `yaml:"imds" json:"imds"`
 	PKI     PKIConfig   `yaml:"pki" json:"pki"`
+	// Identity issues managed-identity tokens from the metadata service.
+	Identity IdentityConfig `yaml:"identity" json:"identity"`
 	// TimeTravel lets the control API move the service's clock forward (POST
 	// /admin/clock), so scheduled events, documents and planned Sub CA rotations can be
 	// tested without waiting. Never in production: the PKI would issue and persist
@@ -52,6 +54,14 @@ type PKIConfig struct {
 	Plan pki.Plan `yaml:"plan" json:"plan"`
 }
 
+// IdentityConfig is the managed-identity token issuer. Its signing key is kept in
+// <data_dir>/identity, encrypted under the same master key as the PKI's.
+type IdentityConfig struct {
+	Enabled bool `yaml:"enabled" json:"enabled"`
+	// Lifetime of a token; Entra ID's managed-identity tokens live about 24 hours.
+	Lifetime time.Duration `yaml:"lifetime" json:"lifetime"`
+}
+
 // LogConfig selects log level and format.
 type LogConfig struct {
 	Level  string `yaml:"level" json:"level"`   // debug, info, warn, error
@@ -67,10 +77,11 @@ const maxFileBytes = 1 << 20
 // Default returns the configuration used when nothing is set.
 func Default() Config {
 	return Config{
-		DataDir: DefaultDataDir(),
-		Log:     LogConfig{Level: "info", Format: "auto"},
-		IMDS:    imds.DefaultConfig(),
-		PKI:     PKIConfig{Enabled: true},
+		DataDir:  DefaultDataDir(),
+		Log:      LogConfig{Level: "info", Format: "auto"},
+		IMDS:     imds.DefaultConfig(),
+		PKI:      PKIConfig{Enabled: true},
+		Identity: IdentityConfig{Enabled: true, Lifetime: 24 * time.Hour},
 
 		MemoryLimit: "auto",
 	}
@@ -239,6 +250,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := ParseSize(c.MemoryLimit); err != nil && c.MemoryLimit != "auto" && c.MemoryLimit != "off" {
 		return fmt.Errorf("memory_limit: %q: use auto, off or a size such as 512MiB", c.MemoryLimit)
+	}
+	if c.Identity.Lifetime < 10*time.Minute || c.Identity.Lifetime > 7*24*time.Hour {
+		return fmt.Errorf("identity.lifetime: %s: use 10m to 168h (Entra ID: about 24h)", c.Identity.Lifetime)
 	}
 	if c.DataDir == "" {
 		return fmt.Errorf("data_dir: empty: give a directory for tegata's state")

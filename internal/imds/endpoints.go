@@ -1,12 +1,14 @@
 package imds
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/tegata-project/tegata/internal/events"
+	"github.com/tegata-project/tegata/internal/identity"
 	"github.com/tegata-project/tegata/internal/instance"
 )
 
@@ -171,9 +173,9 @@ func (s *Server) serveAttested(x *exchange) {
 	s.reply(x, http.StatusOK, jsonContentType, body)
 }
 
-// serveIdentity answers /identity/info from the instance model and validates token
-// requests. Token issuance arrives with the identity issuer; until then every token
-// request answers as a VM without a managed identity does (I2).
+// serveIdentity answers /identity/info from the instance model, and token requests
+// with a token for the identity they select (docs/imds.md §4.4), or, with no issuer
+// configured, as a VM without a managed identity does (I2).
 func (s *Server) serveIdentity(x *exchange) {
 	if f, _ := x.q.get("format"); f != "" && f != "json" {
 		s.fail(x, ErrBadRequest)
@@ -203,5 +205,32 @@ func (s *Server) serveIdentity(x *exchange) {
 		s.fail(x, ErrIdentityConflict)
 		return
 	}
-	s.fail(x, ErrIdentityNotFound)
+	if s.tokens == nil {
+		s.fail(x, ErrIdentityNotFound)
+		return
+	}
+	var sel identity.Selector
+	sel.ClientID, _ = x.q.get("client_id")
+	sel.ObjectID, _ = x.q.get("object_id")
+	if sel.ResourceID, _ = x.q.get("msi_res_id"); sel.ResourceID == "" {
+		sel.ResourceID, _ = x.q.get("mi_res_id") // App Service's spelling
+	}
+	p, err := identity.Select(x.inst, sel)
+	switch {
+	case errors.Is(err, identity.ErrMultiple):
+		s.fail(x, ErrIdentityMultiple)
+		return
+	case err != nil:
+		s.fail(x, ErrIdentityNotFound)
+		return
+	}
+	resource, _ := x.q.get("resource")
+	bypass, _ := x.q.get("bypass_cache")
+	body, err := s.tokens.Token(x.inst, p, resource, bypass == "true")
+	if err != nil {
+		s.log.Error("token not issued", "instance", x.inst.Name, "err", err)
+		s.fail(x, ErrIdentityFailure)
+		return
+	}
+	s.reply(x, http.StatusOK, jsonContentType, body)
 }

@@ -16,6 +16,7 @@ import (
 	"unsafe"
 
 	"github.com/tegata-project/tegata/internal/events"
+	"github.com/tegata-project/tegata/internal/identity"
 	"github.com/tegata-project/tegata/internal/instance"
 )
 
@@ -36,6 +37,15 @@ type Options struct {
 	// Attested signs /metadata/attested/document. Nil: the document does not exist for
 	// any VM (404), as before a PKI is configured.
 	Attested Attester
+	// Tokens issues managed-identity tokens. Nil: every VM answers as one without a
+	// managed identity (I2).
+	Tokens TokenIssuer
+}
+
+// TokenIssuer mints the body of /metadata/identity/oauth2/token for an identity the
+// request selected; internal/identity implements it.
+type TokenIssuer interface {
+	Token(in *instance.Instance, p identity.Principal, resource string, bypassCache bool) ([]byte, error)
 }
 
 // Attester makes the body of /metadata/attested/document for a VM; internal/attested
@@ -53,6 +63,7 @@ type Server struct {
 	reload  func() (*instance.Inventory, error)
 	metrics *Metrics
 	attest  Attester
+	tokens  TokenIssuer
 
 	inventory atomic.Pointer[instance.Inventory]
 	events    *events.Registry
@@ -93,6 +104,7 @@ func New(o Options) (*Server, error) {
 		reload:          o.Reload,
 		metrics:         o.Metrics,
 		attest:          o.Attested,
+		tokens:          o.Tokens,
 		serverHeader:    []string{o.Config.Compat.ServerHeader},
 		textContentType: []string{o.Config.Compat.TextContentType},
 		requests:        newRequestLog(o.Config.RequestLog),
