@@ -61,7 +61,8 @@ func loadMasterKey(cfg config.Config, log *slog.Logger) (pki.MasterKey, error) {
 
 // openIdentity opens the managed-identity token issuer, its key in <data-dir>/identity.
 func openIdentity(cfg config.Config, master pki.MasterKey, now func() time.Time) (*identity.Issuer, error) {
-	iss, err := identity.Open(pki.NewKeys(filepath.Join(cfg.DataDir, "identity"), master), identity.Options{Lifetime: cfg.Identity.Lifetime, Clock: now})
+	dir := filepath.Join(cfg.DataDir, "identity")
+	iss, err := identity.Open(pki.NewKeys(dir, master), dir, identity.Options{Lifetime: cfg.Identity.Lifetime, Rotation: cfg.Identity.KeyRotation, Clock: now})
 	if err != nil {
 		return nil, fmt.Errorf("identity issuer in %s: %w", filepath.Join(cfg.DataDir, "identity"), err)
 	}

@@ -60,6 +60,9 @@ type IdentityConfig struct {
 	Enabled bool `yaml:"enabled" json:"enabled"`
 	// Lifetime of a token; Entra ID's managed-identity tokens live about 24 hours.
 	Lifetime time.Duration `yaml:"lifetime" json:"lifetime"`
+	// KeyRotation is how long a signing key signs before the next takes over; the old
+	// key stays in the JWKS until its last token expires.
+	KeyRotation time.Duration `yaml:"key_rotation" json:"key_rotation"`
 }
 
 // LogConfig selects log level and format.
@@ -81,7 +84,7 @@ func Default() Config {
 		Log:      LogConfig{Level: "info", Format: "auto"},
 		IMDS:     imds.DefaultConfig(),
 		PKI:      PKIConfig{Enabled: true},
-		Identity: IdentityConfig{Enabled: true, Lifetime: 24 * time.Hour},
+		Identity: IdentityConfig{Enabled: true, Lifetime: 24 * time.Hour, KeyRotation: 30 * 24 * time.Hour},
 
 		MemoryLimit: "auto",
 	}
@@ -253,6 +256,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Identity.Lifetime < 10*time.Minute || c.Identity.Lifetime > 7*24*time.Hour {
 		return fmt.Errorf("identity.lifetime: %s: use 10m to 168h (Entra ID: about 24h)", c.Identity.Lifetime)
+	}
+	if c.Identity.KeyRotation < time.Hour {
+		return fmt.Errorf("identity.key_rotation: %s: use at least 1h (default 720h)", c.Identity.KeyRotation)
 	}
 	if c.DataDir == "" {
 		return fmt.Errorf("data_dir: empty: give a directory for tegata's state")

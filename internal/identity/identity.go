@@ -13,6 +13,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,22 +91,37 @@ func Select(in *instance.Instance, sel Selector) (Principal, error) {
 type Options struct {
 	// Lifetime of a token; managed-identity tokens live about 24 hours.
 	Lifetime time.Duration
+	// Rotation is how long a signing key signs before the next one takes over; the old
+	// key stays in the JWKS until the last token it signed has expired. Default 30 days.
+	Rotation time.Duration
 	// Clock is the time source; nil means time.Now.
 	Clock func() time.Time
 }
 
-// signingKeyName is the issuer's key in the key store.
-const signingKeyName = "identity-signing-01"
-
 // Issuer mints tokens. It is safe for concurrent use.
 type Issuer struct {
-	key    *rsa.PrivateKey
-	kid    string
-	signer jose.Signer
-	opts   Options
+	keys  *pki.Keys
+	state string // path of the key list
+	opts  Options
 
-	mu    sync.Mutex
-	cache map[cacheKey]cachedToken
+	mu      sync.Mutex
+	signing []*signingKey // oldest first; the last one signs
+	cache   map[cacheKey]cachedToken
+}
+
+// signingKey is one of the issuer's RSA keys.
+type signingKey struct {
+	name    string
+	created time.Time
+	key     *rsa.PrivateKey
+	kid     string
+	signer  jose.Signer
+}
+
+// keyRecord is how keys.json lists a key (no secret in it: the keys are in the store).
+type keyRecord struct {
+	Name    string    `json:"name"`
+	Created time.Time `json:"created"`
 }
 
 type cacheKey struct{ clientID, resource string }
@@ -117,35 +135,85 @@ type cachedToken struct {
 // maxCachedTokens bounds the cache; past it, it starts afresh.
 const maxCachedTokens = 100_000
 
-// Open loads the issuer's RSA signing key from keys, or generates and stores it on
-// first use, so tokens stay valid across restarts.
-func Open(keys *pki.Keys, opts Options) (*Issuer, error) {
+// Open loads the issuer's signing keys from keys (their list in dir/keys.json), or
+// creates the first on first use, so tokens stay valid across restarts.
+func Open(keys *pki.Keys, dir string, opts Options) (*Issuer, error) {
 	if opts.Lifetime <= 0 {
 		opts.Lifetime = 24 * time.Hour
+	}
+	if opts.Rotation <= 0 {
+		opts.Rotation = 30 * 24 * time.Hour
 	}
 	if opts.Clock == nil {
 		opts.Clock = time.Now
 	}
-	k, ok, err := keys.Load(signingKeyName)
-	if err != nil {
-		return nil, fmt.Errorf("identity signing key: %w", err)
-	}
-	if !ok {
-		if k, err = pki.Generate("rsa-2048"); err != nil {
+	i := &Issuer{keys: keys, state: filepath.Join(dir, "keys.json"), opts: opts, cache: make(map[cacheKey]cachedToken)}
+	data, err := os.ReadFile(i.state)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := i.addKey(opts.Clock()); err != nil {
 			return nil, err
 		}
-		if err := keys.Save(signingKeyName, k); err != nil {
-			return nil, fmt.Errorf("identity signing key: %w", err)
+		return i, nil
+	case err != nil:
+		return nil, fmt.Errorf("identity keys: %w", err)
+	}
+	var recs []keyRecord
+	if err := json.Unmarshal(data, &recs); err != nil || len(recs) == 0 {
+		return nil, fmt.Errorf("identity keys: %s is not a key list; restore it from backup", i.state)
+	}
+	for _, r := range recs {
+		k, ok, err := keys.Load(r.Name)
+		if err != nil || !ok {
+			return nil, fmt.Errorf("identity signing key %s listed in %s: missing or unreadable (%v); restore it from backup", r.Name, i.state, err)
 		}
+		sk, err := newSigningKey(r.Name, r.Created, k)
+		if err != nil {
+			return nil, err
+		}
+		i.signing = append(i.signing, sk)
 	}
-	rk, isRSA := k.(*rsa.PrivateKey)
-	if !isRSA {
-		return nil, fmt.Errorf("identity signing key %s is not RSA; delete it to generate a new one", signingKeyName)
-	}
-	return newIssuer(rk, opts)
+	return i, nil
 }
 
-func newIssuer(key *rsa.PrivateKey, opts Options) (*Issuer, error) {
+// addKey creates the next signing key at now, stores it, then records it.
+func (i *Issuer) addKey(now time.Time) error {
+	name := fmt.Sprintf("identity-signing-%02d", len(i.signing)+1)
+	k, err := pki.Generate("rsa-2048")
+	if err != nil {
+		return err
+	}
+	if err := i.keys.Save(name, k); err != nil {
+		return fmt.Errorf("identity signing key: %w", err)
+	}
+	sk, err := newSigningKey(name, now, k)
+	if err != nil {
+		return err
+	}
+	recs := make([]keyRecord, 0, len(i.signing)+1)
+	for _, s := range append(i.signing, sk) {
+		recs = append(recs, keyRecord{s.name, s.created})
+	}
+	data, _ := json.MarshalIndent(recs, "", "  ")
+	tmp := i.state + ".tmp"
+	if err := os.MkdirAll(filepath.Dir(i.state), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("identity keys: %w", err)
+	}
+	if err := os.Rename(tmp, i.state); err != nil {
+		return fmt.Errorf("identity keys: %w", err)
+	}
+	i.signing = append(i.signing, sk)
+	return nil
+}
+
+func newSigningKey(name string, created time.Time, k crypto.Signer) (*signingKey, error) {
+	key, ok := k.(*rsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("identity signing key %s is not RSA", name)
+	}
 	thumb, err := (&jose.JSONWebKey{Key: key.Public()}).Thumbprint(crypto.SHA256)
 	if err != nil {
 		return nil, err
@@ -155,7 +223,20 @@ func newIssuer(key *rsa.PrivateKey, opts Options) (*Issuer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Issuer{key: key, kid: kid, signer: signer, opts: opts, cache: make(map[cacheKey]cachedToken)}, nil
+	return &signingKey{name: name, created: created, key: key, kid: kid, signer: signer}, nil
+}
+
+// current returns the key that signs at now, rotating first when it is due. Callers
+// hold i.mu.
+func (i *Issuer) current(now time.Time) (*signingKey, error) {
+	cur := i.signing[len(i.signing)-1]
+	if now.Sub(cur.created) >= i.opts.Rotation {
+		if err := i.addKey(now); err != nil {
+			return nil, err
+		}
+		cur = i.signing[len(i.signing)-1]
+	}
+	return cur, nil
 }
 
 // IssuerURL is the iss claim of tokens for tenant, as Entra ID writes it for
@@ -168,11 +249,15 @@ func (i *Issuer) Token(in *instance.Instance, p Principal, resource string, bypa
 	now := i.opts.Clock()
 	key := cacheKey{p.ClientID, resource}
 	i.mu.Lock()
+	defer i.mu.Unlock()
 	c, ok := i.cache[key]
-	i.mu.Unlock()
 	// A cached token is served while it has more than 5 minutes left, with its
 	// expires_in counting down, as IMDS does.
 	if !ok || bypass || c.expires.Sub(now) < 5*time.Minute {
+		sk, err := i.current(now)
+		if err != nil {
+			return nil, err
+		}
 		iat := now.Truncate(time.Second)
 		c = cachedToken{notBefore: iat.Add(-5 * time.Minute), expires: iat.Add(i.opts.Lifetime)}
 		claims := map[string]any{
@@ -180,17 +265,15 @@ func (i *Issuer) Token(in *instance.Instance, p Principal, resource string, bypa
 			"tid": p.TenantID, "oid": p.ObjectID, "sub": p.ObjectID, "appid": p.ClientID, "azp": p.ClientID,
 			"idtyp": "app", "xms_mirid": p.ResourceID, "uti": tokenID(), "ver": "1.0",
 		}
-		jws, err := jwt.Signed(i.signer).Claims(claims).Serialize()
+		jws, err := jwt.Signed(sk.signer).Claims(claims).Serialize()
 		if err != nil {
 			return nil, fmt.Errorf("signing a token: %w", err)
 		}
 		c.jwt = jws
-		i.mu.Lock()
 		if len(i.cache) >= maxCachedTokens {
 			i.cache = make(map[cacheKey]cachedToken)
 		}
 		i.cache[key] = c
-		i.mu.Unlock()
 	}
 	return marshalResponse(c, p.ClientID, resource, now, i.opts.Lifetime)
 }
@@ -227,9 +310,20 @@ func marshalResponse(c cachedToken, clientID, resource string, now time.Time, li
 	})
 }
 
-// JWKS is the issuer's public key set.
+// JWKS is the issuer's public key set: the signing key, and every earlier key until the
+// last token it can have signed has expired.
 func (i *Issuer) JWKS() []byte {
-	b, _ := json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: i.key.Public(), KeyID: i.kid, Algorithm: string(jose.RS256), Use: "sig"}}})
+	now := i.opts.Clock()
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	var set jose.JSONWebKeySet
+	for n, sk := range i.signing {
+		if n+1 < len(i.signing) && now.After(i.signing[n+1].created.Add(i.opts.Lifetime)) {
+			continue // retired, and every token it signed has expired
+		}
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: sk.key.Public(), KeyID: sk.kid, Algorithm: string(jose.RS256), Use: "sig"})
+	}
+	b, _ := json.Marshal(set)
 	return b
 }
 

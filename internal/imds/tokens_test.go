@@ -25,7 +25,8 @@ func newTokenServer(t *testing.T, inv *instance.Inventory) (*Server, *identity.I
 	if err != nil {
 		t.Fatal(err)
 	}
-	iss, err := identity.Open(pki.NewKeys(t.TempDir(), master), identity.Options{})
+	dir := t.TempDir()
+	iss, err := identity.Open(pki.NewKeys(dir, master), dir, identity.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
