@@ -101,6 +101,16 @@ func (p *upProcess) sh(t *testing.T, line string) (string, error) {
 	return string(out), err
 }
 
+// must is sh for lines that have to succeed: a failure ends the test with the output.
+func (p *upProcess) must(t *testing.T, line string) string {
+	t.Helper()
+	out, err := p.sh(t, line)
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", line, err, out)
+	}
+	return out
+}
+
 func dirOf(path string) string { return path[:strings.LastIndex(path, "/")] }
 
 var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)

@@ -95,14 +95,7 @@ func TestPlannedRotation(t *testing.T) {
 	t.Setenv("TEGATA_TIME_TRAVEL", "true")
 	p := startUp(t)
 	dir := t.TempDir()
-	sh := func(line string) string {
-		t.Helper()
-		out, err := p.sh(t, line)
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", line, err, out)
-		}
-		return out
-	}
+	sh := func(line string) string { t.Helper(); return p.must(t, line) }
 	sh(`cd ` + dir + ` && curl -sf -o bundle.pem http://127.0.0.1:8255/pki/bundle.pem && ` +
 		`awk '/BEGIN/{n++} {print > ("ca" n ".pem")}' bundle.pem && ` +
 		`for f in ca[0-9]*.pem; do if [ "$(openssl x509 -in $f -noout -subject_hash)" = "$(openssl x509 -in $f -noout -issuer_hash)" ]; then cat $f >> roots.pem; fi; done`)
@@ -153,14 +146,7 @@ func TestNewRootWithCrossSign(t *testing.T) {
 	}
 	t.Setenv("TEGATA_TIME_TRAVEL", "true")
 	p := startUp(t, "--config", conf)
-	sh := func(line string) string {
-		t.Helper()
-		out, err := p.sh(t, line)
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", line, err, out)
-		}
-		return out
-	}
+	sh := func(line string) string { t.Helper(); return p.must(t, line) }
 	// The old root, as verifiers configured it at the start.
 	sh(`cd ` + dir + ` && curl -sf http://127.0.0.1:8255/pki/root-ca-01.crt | openssl x509 -inform der -out old-root.pem`)
 
