@@ -13,7 +13,8 @@ const maxAIAPath = 512
 // into every certificate: GET or HEAD <AIABaseURL path>/<name>.crt answers
 // the DER certificate as application/pkix-cert (every root,
 // cross-certificate and Sub CA ever created, so old documents can still be
-// audited), and <AIABaseURL path>/bundle.pem answers Bundle. Anything else
+// audited), <AIABaseURL path>/bundle.pem answers Bundle and manifest.json the
+// Manifest. Anything else
 // is 404 (405 for other methods); there is no listing. Mount it on the path
 // of Plan.AIABaseURL, e.g. mux.Handle("/pki/", a.AIAHandler()).
 func (a *Authority) AIAHandler() http.Handler {
@@ -33,6 +34,12 @@ func (a *Authority) AIAHandler() http.Handler {
 			return
 		}
 		name := p[len(base):]
+		if name == "manifest.json" {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "max-age=3600")
+			_, _ = w.Write(a.manifestJSON())
+			return
+		}
 		if name == "bundle.pem" {
 			w.Header().Set("Content-Type", "application/x-pem-file")
 			w.Header().Set("Cache-Control", "max-age=3600")
