@@ -327,7 +327,7 @@ func (f *AIAFetcher) download(ctx context.Context, u string) ([]*x509.Certificat
 	if int64(len(body)) > f.opts.MaxBytes {
 		return nil, fmt.Errorf("response larger than %d bytes", f.opts.MaxBytes)
 	}
-	certs, err := parseCertificates(body)
+	certs, err := ParseCertificates(body)
 	if err != nil {
 		return nil, fmt.Errorf("response is not a certificate: %w", err)
 	}

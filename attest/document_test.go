@@ -99,7 +99,7 @@ func FuzzParseDER(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, der []byte) {
 		_, _ = ParseDER(der)
-		_, _ = parseCertificates(der)
+		_, _ = ParseCertificates(der)
 	})
 }
 

@@ -31,3 +31,17 @@ func TestAzureRoots(t *testing.T) {
 		t.Fatalf("chain ends in %s", root.Subject)
 	}
 }
+
+// TestParseCertificatesWithComments: PEM with text before the blocks (tegata's
+// bundle.pem names each CA in a comment line) reads like plain PEM.
+func TestParseCertificatesWithComments(t *testing.T) {
+	var data []byte
+	for _, name := range []string{"digicert-global-root-g2", "microsoft-rsa-root-certificate-authority-2017"} {
+		data = append(data, "# "+name+"\n"...)
+		data = append(data, readTestdata(t, "azure-ca/"+name+".pem")...)
+	}
+	certs, err := ParseCertificates(data)
+	if err != nil || len(certs) != 2 {
+		t.Fatalf("ParseCertificates: %d certificates, %v", len(certs), err)
+	}
+}

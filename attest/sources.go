@@ -97,7 +97,7 @@ func (b bundleDir) Intermediates(context.Context, ChainRequest) ([]*x509.Certifi
 			errs = append(errs, err)
 			continue
 		}
-		cs, err := parseCertificates(data)
+		cs, err := ParseCertificates(data)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("attest: intermediates bundle file %s: %w", p, err))
 			continue
@@ -123,12 +123,14 @@ func readBounded(path string, limit int64) ([]byte, error) {
 	return data, nil
 }
 
-// parseCertificates accepts PEM (CERTIFICATE blocks; other blocks are
-// skipped), a single DER certificate, or a certs-only PKCS#7 (.p7c), the
+// ParseCertificates reads certificates in PEM (CERTIFICATE blocks; other blocks are
+// skipped), a single DER certificate, or a certs-only PKCS#7 (.p7c): the
 // three forms CA Issuers URLs and bundle files come in.
-func parseCertificates(data []byte) ([]*x509.Certificate, error) {
+func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
+	// PEM files may carry text before their blocks (tegata's bundle.pem names each CA
+	// in a comment line), so look for a block anywhere, not only at the start.
 	trimmed := bytes.TrimSpace(data)
-	if bytes.HasPrefix(trimmed, []byte("-----BEGIN")) {
+	if bytes.Contains(trimmed, []byte("-----BEGIN")) {
 		var certs []*x509.Certificate
 		rest := trimmed
 		for len(certs) < MaxCertificates*10 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -169,17 +168,12 @@ func loadRoots(files []string) (*x509.CertPool, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--roots %s: %w", name, err)
 		}
-		n := 0
-		for block, rest := pem.Decode(data); block != nil; block, rest = pem.Decode(rest) {
-			c, err := x509.ParseCertificate(block.Bytes)
-			if err != nil {
-				return nil, fmt.Errorf("--roots %s: certificate %d: %w", name, n+1, err)
-			}
-			pool.AddCert(c)
-			n++
+		certs, err := attest.ParseCertificates(data)
+		if err != nil {
+			return nil, fmt.Errorf("--roots %s: %w", name, err)
 		}
-		if n == 0 {
-			return nil, fmt.Errorf("--roots %s: no PEM certificate in the file", name)
+		for _, c := range certs {
+			pool.AddCert(c)
 		}
 	}
 	return pool, nil

@@ -122,42 +122,13 @@ func readCertSources(ctx context.Context, sources []string) ([]*x509.Certificate
 				return nil, err
 			}
 		}
-		certs, err := parseCerts(data)
+		certs, err := attest.ParseCertificates(data)
 		if err != nil {
 			return nil, fmt.Errorf("--from %s: %w", src, err)
 		}
 		all = append(all, certs...)
 	}
 	return all, nil
-}
-
-// parseCerts reads PEM certificates, or one DER certificate.
-func parseCerts(data []byte) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	rest := data
-	for {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		c, err := x509.ParseCertificate(data)
-		if err != nil {
-			return nil, fmt.Errorf("neither PEM certificates nor one DER certificate")
-		}
-		out = append(out, c)
-	}
-	return out, nil
 }
 
 // doctorFinding is one line of the doctor's report.
