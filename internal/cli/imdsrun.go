@@ -29,7 +29,8 @@ import (
 // runningIMDS is a started metadata service: its listeners and how to wait for it.
 type runningIMDS struct {
 	server    *imds.Server
-	pki       *pki.Authority // nil when pki.enabled is false
+	pki       *pki.Authority   // nil when pki.enabled is false
+	identity  *identity.Issuer // nil when identity.enabled is false
 	metaAddr  net.Addr
 	adminAddr net.Addr
 	done      chan error
@@ -100,7 +101,7 @@ func startIMDS(ctx context.Context, cfg config.Config, log *slog.Logger) (*runni
 	if err != nil {
 		return fail(&exitError{code: 2, err: fmt.Errorf("configuration: %w", err)})
 	}
-	r := &runningIMDS{server: srv, pki: authority, metaAddr: metaLn.Addr(), adminAddr: adminLn.Addr(), done: make(chan error, 1)}
+	r := &runningIMDS{server: srv, pki: authority, identity: issuer, metaAddr: metaLn.Addr(), adminAddr: adminLn.Addr(), done: make(chan error, 1)}
 	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	meta := imds.NewHTTPServer(cfg.IMDS.Listen, srv)
 	adminMux := http.NewServeMux()

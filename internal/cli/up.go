@@ -79,10 +79,7 @@ func printWelcome(w io.Writer, cfg config.Config, r *runningIMDS) {
          curl -s -H Metadata:true "http://%[1]s/metadata/instance/compute/vmId?api-version=2017-08-01&format=text"
          curl -s -H Metadata:true "http://%[1]s/metadata/scheduledevents?api-version=2020-07-01"
 
-%[5]s  Managed identity               tokens signed by tegata's issuer; keys http://%[2]s/identity/keys
-    try: curl -s -H Metadata:true "http://%[1]s/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%%3A%%2F%%2Fvault.azure.net"
-
-  Scheduled events and faults    %[4]s imds events add --type Reboot --not-before 5m --admin %[2]s
+%[5]s%[6]s  Scheduled events and faults    %[4]s imds events add --type Reboot --not-before 5m --admin %[2]s
                                  %[4]s imds faults add --status 410 --count 3 --admin %[2]s
 
   Metrics and health             http://%[2]s/metrics   http://%[2]s/healthz
@@ -90,7 +87,7 @@ func printWelcome(w io.Writer, cfg config.Config, r *runningIMDS) {
 
   Effective configuration        %[4]s config print
 
-`, meta, admin, who, selfCommand(), attestedSection(r, meta, admin, cfg.DataDir))
+`, meta, admin, who, selfCommand(), attestedSection(r, meta, admin, cfg.DataDir), identitySection(r, meta, admin))
 }
 
 // attestedSection is the welcome's lines about attested documents, when the PKI runs.
@@ -103,4 +100,15 @@ func attestedSection(r *runningIMDS, meta, admin, dataDir string) string {
          CA certificates (AIA) and bundle: http://%[2]s/pki/bundle.pem
 
 `, meta, admin, dataDir)
+}
+
+// identitySection is the welcome's lines about managed identity, when the issuer runs.
+func identitySection(r *runningIMDS, meta, admin string) string {
+	if r.identity == nil {
+		return ""
+	}
+	return fmt.Sprintf(`  Managed identity               tokens signed by tegata's issuer; keys http://%[2]s/identity/keys
+    try: curl -s -H Metadata:true "http://%[1]s/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%%3A%%2F%%2Fvault.azure.net"
+
+`, meta, admin)
 }
