@@ -2,7 +2,7 @@
 # what .ci/run calls: it installs what the tests need, then runs every test.
 
 GO ?= go
-DEBIAN_PACKAGES := curl jq iproute2 wrk procps openssl
+DEBIAN_PACKAGES := curl jq iproute2 wrk procps openssl postgresql
 FUZZTIME ?= 20s
 
 .PHONY: all build test test-unit deps fuzz bench vet clean

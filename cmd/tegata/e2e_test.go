@@ -23,20 +23,31 @@ type upProcess struct {
 	cmd   *exec.Cmd
 	meta  string // host:port of the metadata listener
 	admin string // host:port of the admin listener
+	vault string // host:port of the vault (HTTPS)
+	data  string // data directory
 	bin   string
 }
 
-var endpointLine = regexp.MustCompile(`http://(127\.0\.0\.1:\d+)/(metadata|metrics)`)
+var (
+	endpointLine = regexp.MustCompile(`http://(127\.0\.0\.1:\d+)/(metadata|metrics)`)
+	vaultLine    = regexp.MustCompile(`https://(127\.0\.0\.1:\d+)/ `)
+)
 
 // startUp runs `tegata up` on free loopback ports and waits for its welcome text.
 func startUp(t *testing.T, extra ...string) *upProcess {
 	t.Helper()
+	return startUpIn(t, t.TempDir(), nil, extra...)
+}
+
+// startUpIn runs `tegata up` with its state in dataDir and env added to the environment.
+func startUpIn(t *testing.T, dataDir string, env []string, extra ...string) *upProcess {
+	t.Helper()
 	bin := testenv.Tegata(t)
-	args := append([]string{"up", "--imds-listen", "127.0.0.1:0", "--imds-admin-listen", "127.0.0.1:0", "--data-dir", t.TempDir(), "--log-format", "json"}, extra...)
+	args := append([]string{"up", "--imds-listen", "127.0.0.1:0", "--imds-admin-listen", "127.0.0.1:0", "--vault-listen", "127.0.0.1:0", "--data-dir", dataDir, "--log-format", "json"}, extra...)
 	cmd := exec.Command(bin, args...)
 	// ECDSA CA keys: RSA-4096 (the default, as Azure's) takes seconds to generate, and
 	// every test starts a fresh PKI. The signing leaf stays RSA-2048, as Azure's.
-	cmd.Env = append(os.Environ(), "TEGATA_PKI_PLAN_CA_KEY_ALGORITHM=ecdsa-p384")
+	cmd.Env = append(append(os.Environ(), "TEGATA_PKI_PLAN_CA_KEY_ALGORITHM=ecdsa-p384"), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +56,7 @@ func startUp(t *testing.T, extra ...string) *upProcess {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &upProcess{cmd: cmd, bin: bin}
+	p := &upProcess{cmd: cmd, bin: bin, data: dataDir}
 	t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan struct{})
@@ -60,6 +71,9 @@ func startUp(t *testing.T, extra ...string) *upProcess {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			if m := vaultLine.FindStringSubmatch(sc.Text()); m != nil && p.vault == "" {
+				p.vault = m[1]
+			}
 			for _, m := range endpointLine.FindAllStringSubmatch(sc.Text(), -1) {
 				if m[2] == "metadata" && p.meta == "" {
 					p.meta = m[1]

@@ -33,6 +33,8 @@ type runningIMDS struct {
 	identity  *identity.Issuer // nil when identity.enabled is false
 	metaAddr  net.Addr
 	adminAddr net.Addr
+	master    pki.MasterKey // the key the vault seals under, when pki or identity runs
+	clock     *travelClock
 	done      chan error
 }
 
@@ -101,7 +103,7 @@ func startIMDS(ctx context.Context, cfg config.Config, log *slog.Logger) (*runni
 	if err != nil {
 		return fail(&exitError{code: 2, err: fmt.Errorf("configuration: %w", err)})
 	}
-	r := &runningIMDS{server: srv, pki: authority, identity: issuer, metaAddr: metaLn.Addr(), adminAddr: adminLn.Addr(), done: make(chan error, 1)}
+	r := &runningIMDS{server: srv, pki: authority, identity: issuer, metaAddr: metaLn.Addr(), adminAddr: adminLn.Addr(), master: master, clock: clock, done: make(chan error, 1)}
 	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	meta := imds.NewHTTPServer(cfg.IMDS.Listen, srv)
 	adminMux := http.NewServeMux()

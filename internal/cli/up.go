@@ -1,14 +1,19 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tegata-project/tegata/internal/config"
+	"github.com/tegata-project/tegata/internal/identity"
+	"github.com/tegata-project/tegata/internal/instance"
+	"github.com/tegata-project/tegata/internal/vault/auth"
 )
 
 // upDataDir is where `tegata up` keeps state unless told otherwise: beside the
@@ -24,8 +29,10 @@ func newUpCmd(g *globals) *cobra.Command {
 and print where each endpoint is with one command to try.
 
 Parts running today: the metadata service (IMDS), with attested documents signed by
-tegata's PKI and managed-identity tokens from tegata's issuer. The vault, renewal and
-the deploy agent join as they land.
+tegata's PKI and managed-identity tokens from tegata's issuer; the Key Vault-compatible
+vault over HTTPS (on an embedded SQLite store in ./.tegata/tegata.db), where the default
+instance's managed identity is Key Vault Administrator. Renewal and the deploy agent join
+as they land.
 
 Stop with Ctrl-C (or SIGTERM): servers shut down gracefully.`,
 		Example: `  go run ./cmd/tegata up
@@ -37,6 +44,9 @@ Stop with Ctrl-C (or SIGTERM): servers shut down gracefully.`,
 				if !g.flags.Changed("data-dir") && os.Getenv("TEGATA_DATA_DIR") == "" {
 					cfg.DataDir = upDataDir
 				}
+				if cmd.Flags().Changed("vault-listen") {
+					cfg.Vault.Listen, _ = cmd.Flags().GetString("vault-listen")
+				}
 			})
 			cfg, err := loadConfig(g, overrides)
 			if err != nil {
@@ -47,12 +57,53 @@ Stop with Ctrl-C (or SIGTERM): servers shut down gracefully.`,
 			if err != nil {
 				return err
 			}
-			printWelcome(cmd.OutOrStdout(), cfg, r)
-			return <-r.done
+			var v *runningVault
+			if cfg.Vault.Enabled {
+				if v, err = startDevVault(cmd.Context(), cfg, r, log); err != nil {
+					return err
+				}
+			}
+			printWelcome(cmd.OutOrStdout(), cfg, r, v)
+			err = <-r.done
+			if v != nil {
+				if verr := <-v.done; err == nil {
+					err = verr
+				}
+			}
+			return err
 		},
 	}
 	f.register(cmd, "imds-")
+	cmd.Flags().String("vault-listen", "", "HTTPS address of the vault (default 127.0.0.1:8256; env TEGATA_VAULT_LISTEN)")
 	return cmd
+}
+
+// startDevVault runs the vault beside the metadata service, trusting the tokens of the
+// in-process managed-identity issuer, and grants the default instance's
+// system-assigned identity the Key Vault Administrator role so a first try works.
+func startDevVault(ctx context.Context, cfg config.Config, r *runningIMDS, log *slog.Logger) (*runningVault, error) {
+	if r.identity == nil {
+		log.Warn("the vault needs the managed-identity issuer for its tokens: identity.enabled is false, so the vault is not started")
+		return nil, nil
+	}
+	inst := r.server.Inventory().Default()
+	tenant := instance.DefaultTenantID
+	if inst != nil && inst.Identity.SystemAssigned.TenantID != "" {
+		tenant = inst.Identity.SystemAssigned.TenantID
+	}
+	trust := tokenTrust{keys: auth.FuncKeys(r.identity.JWKS), issuer: identity.IssuerURL(tenant), tenant: tenant}
+	v, err := startVault(ctx, cfg, r.master, trust, r.clock.Now, log)
+	if err != nil {
+		return nil, err
+	}
+	if inst != nil && inst.Identity.SystemAssigned.Enabled {
+		if err := grantDevAdmin(ctx, v, cfg.Vault.Name, inst.Identity.SystemAssigned.ObjectID); err != nil {
+			return nil, err
+		}
+		log.Info("dev mode: the default instance's system-assigned identity is Key Vault Administrator of the vault",
+			"vault", cfg.Vault.Name, "principal", inst.Identity.SystemAssigned.ObjectID)
+	}
+	return v, nil
 }
 
 // selfCommand is how the newcomer runs tegata again: `go run ./cmd/tegata` when this
@@ -64,7 +115,7 @@ func selfCommand() string {
 	return "tegata"
 }
 
-func printWelcome(w io.Writer, cfg config.Config, r *runningIMDS) {
+func printWelcome(w io.Writer, cfg config.Config, r *runningIMDS, v *runningVault) {
 	meta, admin := r.metaAddr.String(), r.adminAddr.String()
 	inst := r.server.Inventory().Default()
 	who := fmt.Sprintf("%d instances from %s", r.server.Inventory().Len(), cfg.IMDS.Inventory)
@@ -79,7 +130,7 @@ func printWelcome(w io.Writer, cfg config.Config, r *runningIMDS) {
          curl -s -H Metadata:true "http://%[1]s/metadata/instance/compute/vmId?api-version=2017-08-01&format=text"
          curl -s -H Metadata:true "http://%[1]s/metadata/scheduledevents?api-version=2020-07-01"
 
-%[5]s%[6]s  Scheduled events and faults    %[4]s imds events add --type Reboot --not-before 5m --admin %[2]s
+%[5]s%[6]s%[7]s  Scheduled events and faults    %[4]s imds events add --type Reboot --not-before 5m --admin %[2]s
                                  %[4]s imds faults add --status 410 --count 3 --admin %[2]s
 
   Metrics and health             http://%[2]s/metrics   http://%[2]s/healthz
@@ -87,7 +138,7 @@ func printWelcome(w io.Writer, cfg config.Config, r *runningIMDS) {
 
   Effective configuration        %[4]s config print
 
-`, meta, admin, who, selfCommand(), attestedSection(r, meta, admin, cfg.DataDir), identitySection(r, meta, admin))
+`, meta, admin, who, selfCommand(), attestedSection(r, meta, admin, cfg.DataDir), identitySection(r, meta, admin), vaultSection(v, cfg, meta))
 }
 
 // attestedSection is the welcome's lines about attested documents, when the PKI runs.
@@ -111,4 +162,18 @@ func identitySection(r *runningIMDS, meta, admin string) string {
     try: curl -s -H Metadata:true "http://%[1]s/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%%3A%%2F%%2Fvault.azure.net"
 
 `, meta, admin)
+}
+
+// vaultSection is the welcome's lines about the vault, when it runs.
+func vaultSection(v *runningVault, cfg config.Config, meta string) string {
+	if v == nil {
+		return ""
+	}
+	addr := v.addr.String()
+	return fmt.Sprintf(`  Key Vault-compatible vault     https://%[1]s/  (vault %[2]s; TLS CA %[3]s)
+    the default instance's identity is Key Vault Administrator here (dev mode)
+    try: %[4]s vault secret set db-password --value s3cret --vault https://%[1]s --imds %[5]s
+         %[4]s vault secret get db-password --vault https://%[1]s --imds %[5]s
+
+`, addr, cfg.Vault.Name, v.caPEM, selfCommand(), meta)
 }

@@ -31,6 +31,10 @@ type Config struct {
 	PKI     PKIConfig   `yaml:"pki" json:"pki"`
 	// Identity issues managed-identity tokens from the metadata service.
 	Identity IdentityConfig `yaml:"identity" json:"identity"`
+	// Store is where the vault keeps its objects, assignments and audit log.
+	Store StoreConfig `yaml:"store" json:"store"`
+	// Vault is the Key Vault-compatible vault (docs/vault.md).
+	Vault VaultConfig `yaml:"vault" json:"vault"`
 	// TimeTravel lets the control API move the service's clock forward (POST
 	// /admin/clock), so scheduled events, documents and planned Sub CA rotations can be
 	// tested without waiting. Never in production: the PKI would issue and persist
@@ -65,6 +69,64 @@ type IdentityConfig struct {
 	KeyRotation time.Duration `yaml:"key_rotation" json:"key_rotation"`
 }
 
+// StoreConfig selects the database behind the vault.
+type StoreConfig struct {
+	// Driver is sqlite (embedded, one process) or postgres (several replicas).
+	Driver string `yaml:"driver" json:"driver"`
+	// Path is the SQLite file; empty: <data_dir>/tegata.db.
+	Path string `yaml:"path" json:"path"`
+	// DSN is the PostgreSQL connection string, e.g.
+	// postgres://tegata@db.example:5432/tegata?sslmode=verify-full. Put the password
+	// in PGPASSWORD or ~/.pgpass rather than here.
+	DSN string `yaml:"dsn" json:"dsn"`
+}
+
+// VaultConfig is the Key Vault-compatible vault.
+type VaultConfig struct {
+	// Enabled runs the vault inside `tegata up`.
+	Enabled bool `yaml:"enabled" json:"enabled"`
+	// Listen is the HTTPS address; Key Vault clients refuse plain HTTP.
+	Listen string `yaml:"listen" json:"listen"`
+	// Name is the vault served at any host that does not name another (an IP, localhost).
+	Name string `yaml:"name" json:"name"`
+	// Domain is the DNS suffix of vault hosts (<name>.<domain>); the challenge resource,
+	// which tokens must name as audience, is https://<domain>.
+	Domain string `yaml:"domain" json:"domain"`
+	// Vaults are further vault names served at <name>.<domain>.
+	Vaults []string `yaml:"vaults" json:"vaults"`
+	// TLSCertFile and TLSKeyFile give the server certificate; empty: one issued by
+	// tegata's local TLS CA (<data_dir>/tls-ca.pem) for localhost, 127.0.0.1 and *.<domain>.
+	TLSCertFile string `yaml:"tls_cert_file" json:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file" json:"tls_key_file"`
+	// RecoverableDays keeps deleted objects recoverable this long (7-90); 0 turns soft
+	// delete off.
+	RecoverableDays int `yaml:"recoverable_days" json:"recoverable_days"`
+	// PurgeProtection refuses purges until the retention ends.
+	PurgeProtection bool `yaml:"purge_protection" json:"purge_protection"`
+	// PFXEncoding of the secret behind certificates: legacy (3DES/SHA-1, which old
+	// Windows and .NET read) or modern (AES-256/SHA-256).
+	PFXEncoding string `yaml:"pfx_encoding" json:"pfx_encoding"`
+	// Issuer is the token issuer the vault trusts. Empty: tegata's own managed-identity
+	// issuer (identity section), in the same process.
+	Issuer VaultIssuerConfig `yaml:"issuer" json:"issuer"`
+	// PreviousMasterKeyFiles open values sealed under earlier master keys, until
+	// `tegata vault rewrap` moves them to the current one.
+	PreviousMasterKeyFiles []string `yaml:"previous_master_key_files" json:"previous_master_key_files"`
+}
+
+// VaultIssuerConfig is an OpenID issuer whose tokens the vault accepts.
+type VaultIssuerConfig struct {
+	// URL is the exact iss claim, e.g. https://sts.windows.net/<tenant>/.
+	URL string `yaml:"url" json:"url"`
+	// JWKSURL is where its signing keys are published.
+	JWKSURL string `yaml:"jwks_url" json:"jwks_url"`
+	// Tenant is the tid tokens must carry and the challenge's tenant.
+	Tenant string `yaml:"tenant" json:"tenant"`
+	// Authority is the challenge's authorization URL without the tenant, e.g.
+	// https://login.microsoftonline.com.
+	Authority string `yaml:"authority" json:"authority"`
+}
+
 // LogConfig selects log level and format.
 type LogConfig struct {
 	Level  string `yaml:"level" json:"level"`   // debug, info, warn, error
@@ -85,6 +147,11 @@ func Default() Config {
 		IMDS:     imds.DefaultConfig(),
 		PKI:      PKIConfig{Enabled: true},
 		Identity: IdentityConfig{Enabled: true, Lifetime: 24 * time.Hour, KeyRotation: 30 * 24 * time.Hour},
+		Store:    StoreConfig{Driver: "sqlite"},
+		Vault: VaultConfig{
+			Enabled: true, Listen: "127.0.0.1:8256", Name: "kv1", Domain: "vault.azure.net",
+			RecoverableDays: 90, PFXEncoding: "legacy",
+		},
 
 		MemoryLimit: "auto",
 	}
@@ -262,6 +329,24 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		return fmt.Errorf("data_dir: empty: give a directory for tegata's state")
+	}
+	switch c.Store.Driver {
+	case "sqlite":
+	case "postgres":
+		if c.Store.DSN == "" {
+			return fmt.Errorf("store.dsn: empty with store.driver postgres: give a connection string such as postgres://tegata@127.0.0.1:5432/tegata")
+		}
+	default:
+		return fmt.Errorf("store.driver: %q: use sqlite or postgres", c.Store.Driver)
+	}
+	if d := c.Vault.RecoverableDays; d != 0 && (d < 7 || d > 90) {
+		return fmt.Errorf("vault.recoverable_days: %d: use 7 to 90, or 0 to turn soft delete off", d)
+	}
+	if c.Vault.PFXEncoding != "legacy" && c.Vault.PFXEncoding != "modern" {
+		return fmt.Errorf("vault.pfx_encoding: %q: use legacy or modern", c.Vault.PFXEncoding)
+	}
+	if (c.Vault.TLSCertFile == "") != (c.Vault.TLSKeyFile == "") {
+		return fmt.Errorf("vault.tls_cert_file and vault.tls_key_file: give both or neither")
 	}
 	return c.IMDS.Validate()
 }

@@ -2,6 +2,7 @@ package pki
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -139,4 +140,13 @@ func LoadMasterKey(path, dataDir string, getenv func(string) string) (m MasterKe
 	}
 	m, err = NewMasterKey(raw[:])
 	return m, err == nil, err
+}
+
+// AEAD returns AES-256-GCM under the master key, for callers that wrap their own
+// data keys with it (the vault's envelope encryption).
+func (m MasterKey) AEAD() (cipher.AEAD, error) {
+	if !m.valid() {
+		return nil, ErrBadMasterKey
+	}
+	return gcm(m.key[:])
 }

@@ -1,0 +1,270 @@
+package certkit
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/x509"
+	"encoding/pem"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tegata-project/tegata/internal/testenv"
+)
+
+// runOpenSSL runs openssl in dir and returns stdout and stderr together.
+func runOpenSSL(t *testing.T, bin, dir string, args ...string) ([]byte, error) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = dir
+	return cmd.CombinedOutput()
+}
+
+func mustOpenSSL(t *testing.T, bin, dir string, args ...string) []byte {
+	t.Helper()
+	out, err := runOpenSSL(t, bin, dir, args...)
+	if err != nil {
+		t.Fatalf("openssl %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func writeFile(t *testing.T, dir, name string, b []byte) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// legacyProviderWorks reports whether this OpenSSL can load its legacy
+// provider (RC2, needed for `pkcs12 -legacy`).
+func legacyProviderWorks(t *testing.T, bin string) bool {
+	out, err := runOpenSSL(t, bin, t.TempDir(), "list", "-providers", "-provider", "legacy", "-provider", "default")
+	return err == nil && strings.Contains(string(out), "legacy")
+}
+
+// TestOpenSSLReadsOurPFX: OpenSSL reads the PFX secrets tegata writes, and
+// gives back the same key and certificates.
+func TestOpenSSLReadsOurPFX(t *testing.T) {
+	bin := testenv.Program(t, "openssl", "openssl")
+	rsaChain, ecChain := testChains(t)
+	legacyProvider := legacyProviderWorks(t, bin)
+	for _, c := range []struct {
+		name  string
+		chain testChain
+	}{{"RSA", rsaChain}, {"ECDSA", ecChain}} {
+		for _, legacy := range []bool{true, false} {
+			name := c.name + "/modern"
+			if legacy {
+				name = c.name + "/legacy"
+			}
+			t.Run(name, func(t *testing.T) {
+				dir := t.TempDir()
+				pfx, err := EncodePFX(c.chain.material(), legacy)
+				if err != nil {
+					t.Fatal(err)
+				}
+				writeFile(t, dir, "s.pfx", pfx)
+				// 3DES and SHA-1 are in OpenSSL 3's default provider: no -legacy needed.
+				args := [][]string{{"pkcs12", "-in", "s.pfx", "-passin", "pass:", "-nodes"}}
+				if legacy && legacyProvider {
+					args = append(args, []string{"pkcs12", "-legacy", "-in", "s.pfx", "-passin", "pass:", "-nodes"})
+				}
+				for _, a := range args {
+					out := mustOpenSSL(t, bin, dir, a...)
+					m, err := ParseImport(out, "", ContentTypePEM, false)
+					if err != nil {
+						t.Fatalf("reading openssl %s output: %v\n%s", strings.Join(a, " "), err, out)
+					}
+					sameKey(t, m.Key, c.chain.leafKey)
+					sameChain(t, m.Chain, []*x509.Certificate{c.chain.leaf, c.chain.inter, c.chain.root})
+				}
+				info := string(mustOpenSSL(t, bin, dir, "pkcs12", "-in", "s.pfx", "-passin", "pass:", "-info", "-noout"))
+				want := "PBES2, PBKDF2, AES-256-CBC"
+				if legacy {
+					want = "pbeWithSHA1And3-KeyTripleDES-CBC"
+				}
+				if !strings.Contains(info, want) {
+					t.Errorf("openssl pkcs12 -info does not show %q:\n%s", want, info)
+				}
+			})
+		}
+	}
+}
+
+// TestOpenSSLPFXImport: PFX files made by `openssl pkcs12 -export` import.
+func TestOpenSSLPFXImport(t *testing.T) {
+	bin := testenv.Program(t, "openssl", "openssl")
+	rsaChain, _ := testChains(t)
+	dir := t.TempDir()
+	pemText := EncodePEM(rsaChain.material())
+	split := bytes.Index(pemText, []byte("-----BEGIN CERTIFICATE"))
+	writeFile(t, dir, "key.pem", pemText[:split])
+	writeFile(t, dir, "leaf.pem", pemCert(rsaChain.leaf))
+	writeFile(t, dir, "cas.pem", pemCerts(rsaChain.root, rsaChain.inter))
+	export := []string{"pkcs12", "-export", "-inkey", "key.pem", "-in", "leaf.pem", "-certfile", "cas.pem", "-out", "o.pfx"}
+	cases := []struct {
+		name, password string
+		extra          []string
+	}{
+		{"default (AES), password", "pässword", nil},
+		{"default (AES), empty password", "", nil},
+		{"3DES", "x", []string{"-descert"}},
+		{"no encryption, no MAC", "", []string{"-keypbe", "NONE", "-certpbe", "NONE", "-nomac"}},
+	}
+	if legacyProviderWorks(t, bin) {
+		cases = append(cases, struct {
+			name, password string
+			extra          []string
+		}{"-legacy (RC2-40)", "x", []string{"-legacy"}})
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append(append(append([]string{}, export...), tc.extra...), "-passout", "pass:"+tc.password)
+			mustOpenSSL(t, bin, dir, args...)
+			der, err := os.ReadFile(filepath.Join(dir, "o.pfx"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := ParseImport(wrap64(b64(der)), tc.password, ContentTypePKCS12, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameKey(t, m.Key, rsaChain.leafKey)
+			sameChain(t, m.Chain, []*x509.Certificate{rsaChain.leaf, rsaChain.inter, rsaChain.root})
+			if tc.password != "" {
+				if _, err := ParseImport(b64(der), tc.password+"!", ContentTypePKCS12, false); err == nil {
+					t.Error("a wrong password was accepted")
+				}
+			}
+		})
+	}
+	t.Run("key and certificate generated by openssl (P-384)", func(t *testing.T) {
+		mustOpenSSL(t, bin, dir, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384", "-nodes",
+			"-keyout", "p384.key", "-out", "p384.crt", "-subj", "/O=Org/CN=openssl.example", "-days", "30")
+		mustOpenSSL(t, bin, dir, "pkcs12", "-export", "-inkey", "p384.key", "-in", "p384.crt", "-passout", "pass:", "-out", "p384.pfx")
+		der, _ := os.ReadFile(filepath.Join(dir, "p384.pfx"))
+		m, err := ParseImport(b64(der), "", "", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k, ok := m.Key.(*ecdsa.PrivateKey); !ok || k.Curve != elliptic.P384() {
+			t.Fatalf("key %T, want ECDSA P-384", m.Key)
+		}
+		p := ImportPolicy(Policy{}, m)
+		if p.KeyProps.Curve != CurveP384 || p.X509Props.Subject != "CN=openssl.example, O=Org" || p.X509Props.ValidityMonths != 1 {
+			t.Errorf("ImportPolicy: key_props %+v, subject %q, validity %d", *p.KeyProps, p.X509Props.Subject, p.X509Props.ValidityMonths)
+		}
+		keyPEM, _ := os.ReadFile(filepath.Join(dir, "p384.key"))
+		crtPEM, _ := os.ReadFile(filepath.Join(dir, "p384.crt"))
+		if _, err := ParseImport(append(crtPEM, keyPEM...), "", ContentTypePEM, false); err != nil {
+			t.Errorf("openssl's PEM key and certificate: %v", err)
+		}
+	})
+}
+
+// TestOpenSSLVerifiesCSR: `openssl req -verify` accepts our CSR and reads
+// every SAN, the UPN included, and the requested usages.
+func TestOpenSSLVerifiesCSR(t *testing.T) {
+	bin := testenv.Program(t, "openssl", "openssl")
+	rsaKeys, ecKeys := testKeys(t)
+	for _, key := range []crypto.Signer{rsaKeys[3], ecKeys[3]} {
+		dir := t.TempDir()
+		der, err := CreateCSR(key, fullProps())
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, dir, "csr.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+		out := string(mustOpenSSL(t, bin, dir, "req", "-in", "csr.pem", "-noout", "-verify"))
+		if !strings.Contains(out, "verify OK") {
+			t.Errorf("openssl req -verify: %s", out)
+		}
+		text := string(mustOpenSSL(t, bin, dir, "req", "-in", "csr.pem", "-noout", "-text", "-nameopt", "RFC2253"))
+		for _, want := range []string{
+			"Subject: CN=www.example.com,O=Example,C=JP",
+			"DNS:www.example.com, DNS:*.example.com, email:admin@example.com, othername: UPN::user@corp.example.com, othername: UPN::ユーザー@example.jp, IP Address:192.0.2.10, IP Address:2001:DB8:0:0:0:0:0:1, IP Address:198.51.100.7, URI:spiffe://example.org/web",
+			"X509v3 Key Usage: critical",
+			"Digital Signature, Key Encipherment, Certificate Sign, Decipher Only",
+			"TLS Web Server Authentication, TLS Web Client Authentication",
+		} {
+			if !strings.Contains(text, want) {
+				t.Errorf("openssl req -text lacks %q:\n%s", want, text)
+			}
+		}
+		// The check can fail: a CSR with a damaged signature is refused.
+		bad := append([]byte{}, der...)
+		bad[len(bad)-3] ^= 0xff
+		writeFile(t, dir, "bad.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: bad}))
+		if out, err := runOpenSSL(t, bin, dir, "req", "-in", "bad.pem", "-noout", "-verify"); err == nil && strings.Contains(string(out), "verify OK") {
+			t.Errorf("openssl accepted a damaged CSR: %s", out)
+		}
+	}
+}
+
+// TestOpenSSLMergeShapes: chains as openssl writes them (PKCS#7 from
+// crl2pkcs7, PFX without key) read as merge chains.
+func TestOpenSSLMergeShapes(t *testing.T) {
+	bin := testenv.Program(t, "openssl", "openssl")
+	rsaChain, _ := testChains(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "chain.pem", pemCerts(rsaChain.inter, rsaChain.leaf, rsaChain.root))
+	shapes := map[string][]string{
+		"PKCS#7 PEM":                {"crl2pkcs7", "-nocrl", "-certfile", "chain.pem", "-out", "out"},
+		"PKCS#7 DER":                {"crl2pkcs7", "-nocrl", "-certfile", "chain.pem", "-outform", "DER", "-out", "out"},
+		"PFX without key (AES)":     {"pkcs12", "-export", "-nokeys", "-in", "chain.pem", "-passout", "pass:", "-out", "out"},
+		"PFX without key (3DES)":    {"pkcs12", "-export", "-nokeys", "-descert", "-in", "chain.pem", "-passout", "pass:", "-out", "out"},
+		"PFX without key, no MAC":   {"pkcs12", "-export", "-nokeys", "-certpbe", "NONE", "-nomac", "-in", "chain.pem", "-passout", "pass:", "-out", "out"},
+		"PFX without key, SHA1 MAC": {"pkcs12", "-export", "-nokeys", "-macalg", "sha1", "-in", "chain.pem", "-passout", "pass:", "-out", "out"},
+	}
+	if legacyProviderWorks(t, bin) {
+		shapes["PFX without key (-legacy, RC2)"] = []string{"pkcs12", "-export", "-nokeys", "-legacy", "-in", "chain.pem", "-passout", "pass:", "-out", "out"}
+	}
+	for name, args := range shapes {
+		t.Run(name, func(t *testing.T) {
+			mustOpenSSL(t, bin, dir, args...)
+			b, err := os.ReadFile(filepath.Join(dir, "out"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			certs, err := ParseMergeChain([][]byte{b})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ordered, err := OrderChain(rsaChain.leafKey.Public(), certs, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sameChain(t, ordered, []*x509.Certificate{rsaChain.leaf, rsaChain.inter, rsaChain.root})
+		})
+	}
+}
+
+// TestOpenSSLReadsSelfSigned: openssl shows the UPN of a self-signed
+// certificate and verifies a self-signed CA against itself.
+func TestOpenSSLReadsSelfSigned(t *testing.T) {
+	bin := testenv.Program(t, "openssl", "openssl")
+	_, ecKeys := testKeys(t)
+	x := fullProps()
+	x.BasicConstraints = &BasicConstraints{CA: true}
+	cert, err := SelfSign(ecKeys[3], x, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeFile(t, dir, "c.pem", pemCert(cert))
+	text := string(mustOpenSSL(t, bin, dir, "x509", "-in", "c.pem", "-noout", "-text"))
+	if !strings.Contains(text, "othername: UPN::user@corp.example.com") || !strings.Contains(text, "CA:TRUE") {
+		t.Errorf("openssl x509 -text:\n%s", text)
+	}
+	out := string(mustOpenSSL(t, bin, dir, "verify", "-CAfile", "c.pem", "c.pem"))
+	if !strings.Contains(out, "c.pem: OK") {
+		t.Errorf("openssl verify: %s", out)
+	}
+}
