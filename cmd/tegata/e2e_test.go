@@ -102,6 +102,16 @@ func (p *upProcess) sh(t *testing.T, line string) (string, error) {
 	line = strings.ReplaceAll(line, "169.254.169.254", p.meta)
 	line = strings.ReplaceAll(line, "127.0.0.1:8254", p.meta)
 	line = strings.ReplaceAll(line, "127.0.0.1:8255", p.admin)
+	line = strings.ReplaceAll(line, "127.0.0.1:8256", p.vault)
+	line = strings.ReplaceAll(line, ".tegata/", p.data+"/")
+	if rest, ok := strings.CutPrefix(line, "tegata vault "); ok {
+		// The documentation relies on the defaults (the vault on 8256, the metadata
+		// service on 8254, the state in ./.tegata); the test's ports and directory differ.
+		line = "tegata --data-dir " + p.data + " vault " + rest
+		if strings.HasPrefix(rest, "secret ") || strings.HasPrefix(rest, "cert ") {
+			line += " --vault https://" + p.vault + " --imds http://" + p.meta
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-o", "pipefail", "-c", line)

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tegata-project/tegata/internal/config"
+	"github.com/tegata-project/tegata/internal/pki"
 	"github.com/tegata-project/tegata/internal/store"
 	"github.com/tegata-project/tegata/internal/vault"
 	"github.com/tegata-project/tegata/internal/vault/rbac"
@@ -22,13 +23,13 @@ func newVaultCmd(g *globals) *cobra.Command {
 		Use:   "vault",
 		Short: "The Key Vault-compatible vault: serve it, use it, grant roles",
 		Long: `The vault speaks the Azure Key Vault data plane (secrets and certificates) over HTTPS,
-so azsecrets, azcertificates, the az CLI and the Key Vault VM extension work against it.
+so Key Vault clients such as the Azure SDK's azsecrets and azcertificates work against it.
 Callers authenticate with bearer tokens from a trusted issuer (tegata's managed-identity
 issuer under ` + "`tegata up`" + `) and are authorised by Azure's built-in Key Vault roles.
 
 Secret values and private keys are encrypted at rest under the master key.`,
 	}
-	cmd.AddCommand(newVaultServeCmd(g), newVaultRoleCmd(g), newVaultSecretCmd(g), newVaultCertCmd(g), newVaultAuditCmd(g))
+	cmd.AddCommand(newVaultServeCmd(g), newVaultRoleCmd(g), newVaultSecretCmd(g), newVaultCertCmd(g), newVaultAuditCmd(g), newVaultRewrapCmd(g))
 	return cmd
 }
 
@@ -114,7 +115,7 @@ ids work too).`,
 					return err
 				}
 				if g.output == "json" {
-					return printJSON(cmd.OutOrStdout(), a)
+					return printJSON(cmd.OutOrStdout(), toAssignmentJSON(a))
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "assigned %s to %s at %s on vault %s (id %s)\n", r.Name, principal, scope, name, a.ID)
 				return nil
@@ -138,10 +139,11 @@ ids work too).`,
 					return err
 				}
 				if g.output == "json" {
-					if as == nil {
-						as = []store.Assignment{}
+					out := make([]assignmentJSON, 0, len(as))
+					for _, a := range as {
+						out = append(out, toAssignmentJSON(a))
 					}
-					return printJSON(cmd.OutOrStdout(), as)
+					return printJSON(cmd.OutOrStdout(), out)
 				}
 				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "ID\tVAULT\tPRINCIPAL\tROLE\tSCOPE")
@@ -186,7 +188,7 @@ func newVaultAuditCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "audit",
 		Short:   "Show the audit log: who did what to which object, when, with what result",
-		Example: "  tegata vault audit --since 1h\n  tegata vault audit --output json | jq 'select(.Status >= 400)'",
+		Example: "  tegata vault audit --since 1h\n  tegata vault audit --output json | jq '.[] | select(.status >= 400)'",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withStore(g, cmd, func(ctx context.Context, cfg config.Config, st store.Store) error {
@@ -199,12 +201,11 @@ func newVaultAuditCmd(g *globals) *cobra.Command {
 					return err
 				}
 				if g.output == "json" {
+					out := make([]auditJSON, 0, len(es))
 					for _, e := range es {
-						if err := printJSON(cmd.OutOrStdout(), e); err != nil {
-							return err
-						}
+						out = append(out, auditJSON{e.Time, e.Vault, e.Principal, e.App, e.Action, e.Target, e.Status, e.RequestID, e.Client})
 					}
-					return nil
+					return printJSON(cmd.OutOrStdout(), out)
 				}
 				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "TIME\tPRINCIPAL\tACTION\tTARGET\tSTATUS")
@@ -251,3 +252,77 @@ func roleNames() string {
 }
 
 func newAssignmentID() string { return vault.NewID()[:16] }
+
+func newVaultRewrapCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "rewrap",
+		Short: "Move every encrypted value to the current master key (after a key rotation)",
+		Long: `Rotating the master key: give the new key as the master key (pki.master_key_file or
+TEGATA_MASTER_KEY) and the old one in vault.previous_master_key_files, then run rewrap.
+Each value keeps its ciphertext; only its data key is wrapped again, under the new key.
+It is safe to re-run. When it reports 0, the old key can be dropped from the config.`,
+		Example: `  TEGATA_VAULT_PREVIOUS_MASTER_KEY_FILES=old.key tegata vault rewrap --data-dir /var/lib/tegata`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withStore(g, cmd, func(ctx context.Context, cfg config.Config, st store.Store) error {
+				log := newLogger(cfg.Log, os.Stderr)
+				master, err := loadMasterKey(cfg, log)
+				if err != nil {
+					return err
+				}
+				var olds []pki.MasterKey
+				for _, f := range cfg.Vault.PreviousMasterKeyFiles {
+					m, err := pki.LoadMasterKeyFile(f)
+					if err != nil {
+						return &exitError{code: 2, err: fmt.Errorf("vault.previous_master_key_files: %w", err)}
+					}
+					olds = append(olds, m)
+				}
+				sealer, err := vault.NewSealer(master, olds...)
+				if err != nil {
+					return err
+				}
+				n, err := vault.Rewrap(ctx, st, sealer, append([]string{cfg.Vault.Name}, cfg.Vault.Vaults...))
+				if g.output == "json" {
+					printJSON(cmd.OutOrStdout(), map[string]any{"rewrapped": n, "key_id": master.ID(), "ok": err == nil})
+				} else {
+					fmt.Fprintf(cmd.OutOrStdout(), "re-wrapped %d values under master key %s\n", n, master.ID())
+				}
+				return err
+			})
+		},
+	}
+	addOutputFlag(cmd, g)
+	return cmd
+}
+
+// assignmentJSON and auditJSON are what --output json prints.
+type assignmentJSON struct {
+	ID        string    `json:"id"`
+	Vault     string    `json:"vault"`
+	Principal string    `json:"principal"`
+	Role      string    `json:"role"`
+	RoleID    string    `json:"role_id"`
+	Scope     string    `json:"scope"`
+	Created   time.Time `json:"created"`
+}
+
+func toAssignmentJSON(a store.Assignment) assignmentJSON {
+	name := a.RoleID
+	if r, ok := rbac.LookupRole(a.RoleID); ok {
+		name = r.Name
+	}
+	return assignmentJSON{a.ID, a.Vault, a.Principal, name, a.RoleID, a.Scope, a.Created}
+}
+
+type auditJSON struct {
+	Time      time.Time `json:"time"`
+	Vault     string    `json:"vault"`
+	Principal string    `json:"principal"`
+	App       string    `json:"app"`
+	Action    string    `json:"action"`
+	Target    string    `json:"target"`
+	Status    int       `json:"status"`
+	RequestID string    `json:"request_id"`
+	Client    string    `json:"client"`
+}

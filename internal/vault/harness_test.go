@@ -78,6 +78,7 @@ type harness struct {
 	requests atomic.Int64
 	client   *http.Client
 	opts     vault.Options
+	master   pki.MasterKey
 }
 
 type harnessOptions struct {
@@ -121,7 +122,7 @@ func newHarness(t testing.TB, ho harnessOptions) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, st: st, dbPath: path}
+	h := &harness{t: t, st: st, dbPath: path, master: master}
 	h.opts = vault.Options{
 		Name: "kv1", Domain: domain, Vaults: []string{"kv2"}, Authority: auth.TenantAuthority("https://login.microsoftonline.com", tenant),
 		Tokens: validator, Store: st, Sealer: sealer, RecoverableDays: ho.recoverableDays, PurgeProtection: ho.purgeProtection,

@@ -85,3 +85,102 @@ func (v *Vault) PurgeExpired(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// Rewrap moves every sealed value of the named vaults (secret values,
+// certificate secrets, pending keys) to the sealer's current master key,
+// re-wrapping only the data keys. It returns how many values it re-wrapped;
+// values already under the current key are left alone, so it can be re-run
+// after an interruption.
+func Rewrap(ctx context.Context, st store.Store, s *Sealer, vaults []string) (int, error) {
+	n := 0
+	for _, name := range vaults {
+		for _, kind := range []store.Kind{store.KindSecret, store.KindCertificate} {
+			for _, deleted := range []bool{false, true} {
+				after := ""
+				for {
+					var objs []store.Object
+					err := st.View(ctx, func(tx store.Tx) error {
+						var err error
+						objs, err = tx.Objects(ctx, name, kind, deleted, store.ListOptions{After: after, Limit: 200})
+						return err
+					})
+					if err != nil {
+						return n, err
+					}
+					for _, o := range objs {
+						c, err := rewrapObject(ctx, st, s, o.ObjectKey)
+						n += c
+						if err != nil {
+							return n, fmt.Errorf("vault %s: %s %s: %w", name, kind, o.Name, err)
+						}
+					}
+					if len(objs) < 200 {
+						break
+					}
+					after = lowerName(objs[len(objs)-1].Name)
+				}
+			}
+		}
+	}
+	return n, nil
+}
+
+// rewrapObject re-wraps one object's pending key and its versions' values in
+// one transaction.
+func rewrapObject(ctx context.Context, st store.Store, s *Sealer, key store.ObjectKey) (int, error) {
+	n := 0
+	err := st.Update(ctx, func(tx store.Tx) error {
+		n = 0
+		o, err := tx.Object(ctx, key)
+		if err != nil {
+			return err
+		}
+		if len(o.Sealed) > 0 {
+			om, err := decodeObjectMeta(o)
+			if err != nil {
+				return err
+			}
+			if om.Pending != nil {
+				sealed, changed, err := s.Rewrap(o.Sealed, pendingContext(key.Vault, o.Name, om.Pending.RequestID))
+				if err != nil {
+					return err
+				}
+				if changed {
+					o.Sealed = sealed
+					if err := tx.PutObject(ctx, o); err != nil {
+						return err
+					}
+					n++
+				}
+			}
+		}
+		after := ""
+		for {
+			vers, err := tx.Versions(ctx, key, store.ListOptions{After: after, Limit: 200})
+			if err != nil {
+				return err
+			}
+			for _, v := range vers {
+				if len(v.Sealed) == 0 {
+					continue
+				}
+				sealed, changed, err := s.Rewrap(v.Sealed, sealContext(key.Kind, key.Vault, o.Name, v.ID))
+				if err != nil {
+					return err
+				}
+				if changed {
+					v.Sealed = sealed
+					if _, err := tx.PutVersion(ctx, v); err != nil {
+						return err
+					}
+					n++
+				}
+			}
+			if len(vers) < 200 {
+				return nil
+			}
+			after = vers[len(vers)-1].ID
+		}
+	})
+	return n, err
+}
