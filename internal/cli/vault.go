@@ -262,7 +262,7 @@ TEGATA_MASTER_KEY) and the old one in vault.previous_master_key_files, then run 
 Each value keeps its ciphertext; only its data key is wrapped again, under the new key.
 It is safe to re-run. When it reports 0, the old key can be dropped from the config.`,
 		Example: `  TEGATA_VAULT_PREVIOUS_MASTER_KEY_FILES=old.key tegata vault rewrap --data-dir /var/lib/tegata`,
-		Args: cobra.NoArgs,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withStore(g, cmd, func(ctx context.Context, cfg config.Config, st store.Store) error {
 				log := newLogger(cfg.Log, os.Stderr)
