@@ -24,9 +24,10 @@ import (
 
 // A PostgresServer is a throwaway PostgreSQL server on 127.0.0.1, with a
 // data directory of its own, trust authentication for the user "postgres",
-// and fsync off. Its databases use the ICU collation en-US, so a query that
-// sorts text without COLLATE "C" sorts differently from Go and SQLite, and
-// tests notice.
+// and fsync, full_page_writes and wal_init_zero off (a crash of the machine
+// may lose data; a client killed mid-transaction cannot). Its databases
+// use the ICU collation en-US, so a query that sorts text without
+// COLLATE "C" sorts differently from Go and SQLite, and tests notice.
 //
 // When the test process ends in any way (including a crash, a -timeout
 // panic or SIGKILL), a watchdog process stops the server and removes its
@@ -54,9 +55,10 @@ const (
 )
 
 // StartPostgres starts a server for t alone and stops it when t ends. It
-// skips t (or fails it under TEGATA_REQUIRE_INTEGRATION=1) when PostgreSQL
-// is not installed. Starting takes about two seconds: tests that can share
-// a server should use SharedPostgres or Postgres.
+// skips t with -short, and when PostgreSQL is not installed (failing it
+// instead under TEGATA_REQUIRE_INTEGRATION=1). Starting takes about two
+// seconds: tests that can share a server should use SharedPostgres or
+// Postgres.
 func StartPostgres(t testing.TB) *PostgresServer {
 	t.Helper()
 	bin, asPostgres := postgresPrograms(t)
@@ -168,6 +170,9 @@ func (p *PostgresServer) data() string { return filepath.Join(p.dir, "data") }
 // run as the postgres user, skipping or failing t when that cannot work.
 func postgresPrograms(t testing.TB) (bin string, asPostgres bool) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts PostgreSQL; skipped with -short")
+	}
 	bin = newestPostgres()
 	if bin == "" {
 		Missing(t, "PostgreSQL", pgFix)
@@ -241,7 +246,7 @@ func startPostgres(bin string, asPostgres bool) (_ *PostgresServer, err error) {
 		if err != nil {
 			return p, err
 		}
-		opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k '%s' -c fsync=off -c full_page_writes=off -c wal_init_zero=off -c synchronous_commit=off", p.Port, p.dir)
+		opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k '%s' -c fsync=off -c full_page_writes=off -c wal_init_zero=off", p.Port, p.dir)
 		out, err := p.run(pgStartTimeout+5*time.Second, "pg_ctl", "-D", p.data(), "-l", p.log(), "-w",
 			"-t", strconv.Itoa(int(pgStartTimeout.Seconds())), "-o", opts, "start")
 		if err == nil {

@@ -48,6 +48,7 @@ func open(t testing.TB, dsn string) *postgres.Store {
 
 // TestStore runs the shared suite, each case on a new database.
 func TestStore(t *testing.T) {
+	testenv.SharedPostgres(t) // skip once, not in every case, without PostgreSQL
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return open(t, testenv.Postgres(t))
 	})
@@ -187,12 +188,9 @@ func exec(t *testing.T, dsn, sql string) {
 	}
 }
 
-func benchStore(b *testing.B) *postgres.Store {
-	if testing.Short() {
-		b.Skip("starts PostgreSQL; skipped with -short")
-	}
-	return open(b, testenv.Postgres(b))
-}
+// benchStore opens a store on a new database (skipped with -short, like
+// every test that starts PostgreSQL).
+func benchStore(b *testing.B) *postgres.Store { return open(b, testenv.Postgres(b)) }
 
 func BenchmarkLatestVersion(b *testing.B) { storetest.BenchLatestVersion(b, benchStore(b)) }
 
