@@ -48,11 +48,17 @@ fuzz:
 	$(GO) test -run '^$$' -parallel 1 -fuzz '^FuzzParseDocument$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./attest/
 	$(GO) test -run '^$$' -parallel 1 -fuzz '^FuzzFastPath$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./attest/
 	$(GO) test -run '^$$' -parallel 1 -fuzz '^FuzzStrictJSON$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./attest/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseImport$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/certkit/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseMergeChain$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/certkit/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSubject$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/certkit/
+	$(GO) test -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/vault/auth/
+	$(GO) test -run '^$$' -fuzz '^FuzzServe$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/vault/
 
 ## bench: Go benchmarks, then the wrk comparison against the floor server.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/...
 	./bench/imds.sh
+	./bench/vault.sh
 
 clean:
 	rm -rf bin .tegata

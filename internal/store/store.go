@@ -70,7 +70,8 @@ type Version struct {
 // ListOptions select one page of a sorted listing.
 type ListOptions struct {
 	// After is exclusive: the sort key of the last item of the previous page,
-	// or "" for the first page. Objects sort by lower-case name, versions by ID.
+	// or "" for the first page. Objects sort by lower-case name (After is
+	// compared case-insensitively), versions by ID.
 	After string
 	// Limit is the page size, 1 to 1000.
 	Limit int
@@ -135,6 +136,11 @@ type AuditQuery struct {
 }
 
 // Store is tegata's durable state. Every method is safe for concurrent use.
+//
+// Times are kept to the microsecond and returned in UTC; the store never sets
+// them itself (Created, Updated, Deleted, PurgeAt come from the caller). Empty
+// Meta and Sealed read back as nil. A Version read back carries its object's
+// stored Name.
 type Store interface {
 	// Update runs fn in a read-write transaction and commits when fn returns
 	// nil; any error rolls back. Writes are serialised so that fn sees a
@@ -153,7 +159,7 @@ type Store interface {
 
 	// AppendAudit stores entries in one transaction.
 	AppendAudit(ctx context.Context, entries []AuditEntry) error
-	// Audit returns entries matching q, oldest first.
+	// Audit returns entries matching q, oldest first (page with Since).
 	Audit(ctx context.Context, q AuditQuery) ([]AuditEntry, error)
 
 	// PutBlob stores data under key (a slash-separated path), replacing any.

@@ -350,3 +350,14 @@ func tail(b []byte, n int) []byte {
 	}
 	return b
 }
+
+// Dump returns pg_dump's plain SQL dump of the database that dsn names, with
+// bytea columns in hex, as an operator's backup would hold them.
+func (p *PostgresServer) Dump(t testing.TB, dsn string) []byte {
+	t.Helper()
+	out, err := p.run(60*time.Second, "pg_dump", "--dbname", dsn, "--no-owner")
+	if err != nil {
+		t.Fatalf("pg_dump: %v\n%s", err, tail(out, 2000))
+	}
+	return out
+}
