@@ -113,6 +113,8 @@ func startVault(ctx context.Context, cfg config.Config, master pki.MasterKey, tr
 		Authority: auth.TenantAuthority(authority, trust.tenant), Tokens: validator,
 		Store: st, Sealer: sealer, RecoverableDays: cfg.Vault.RecoverableDays, PurgeProtection: cfg.Vault.PurgeProtection,
 		ModernPFX: cfg.Vault.PFXEncoding == "modern", Clock: clock, Log: log,
+		// SQLite is the embedded store of one process: its reads can be cached.
+		ReadCache: cfg.Store.Driver == "sqlite",
 	})
 	if err != nil {
 		st.Close()

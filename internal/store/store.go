@@ -149,6 +149,11 @@ type Store interface {
 	Update(ctx context.Context, fn func(Tx) error) error
 	// View runs fn in a read-only transaction; writes in fn fail.
 	View(ctx context.Context, fn func(Tx) error) error
+	// Get reads an object with one of its versions (the latest when id is
+	// "") in a single statement, the fast path of a read. It returns
+	// ErrNotFound when the object does not exist; when the object exists
+	// without such a version, the Version is zero (ID "").
+	Get(ctx context.Context, key ObjectKey, id string) (Object, Version, error)
 
 	// PutAssignment inserts an assignment; ErrConflict if its ID exists.
 	PutAssignment(ctx context.Context, a Assignment) error

@@ -146,7 +146,7 @@ func (v *Vault) updateCertificate(rq *request, name, version string) {
 		}
 	}
 	var body []byte
-	err := v.opts.Store.Update(rq.r.Context(), func(tx store.Tx) error {
+	err := v.update(rq.r.Context(), func(tx store.Tx) error {
 		ctx := rq.r.Context()
 		o, ver, err := liveCertificate(ctx, tx, rq.vault, name, version)
 		if err != nil {
@@ -246,7 +246,7 @@ func (v *Vault) updatePolicy(rq *request, name string) {
 		return
 	}
 	var body []byte
-	err := v.opts.Store.Update(rq.r.Context(), func(tx store.Tx) error {
+	err := v.update(rq.r.Context(), func(tx store.Tx) error {
 		o, _, err := liveCertificate(rq.r.Context(), tx, rq.vault, name, "-")
 		if err != nil {
 			return err

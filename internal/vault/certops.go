@@ -92,7 +92,7 @@ func (v *Vault) createCertificate(rq *request, name string) {
 		return
 	}
 	var opBody []byte
-	err = v.opts.Store.Update(rq.r.Context(), func(tx store.Tx) error {
+	err = v.update(rq.r.Context(), func(tx store.Tx) error {
 		ctx := rq.r.Context()
 		o, exists, err := checkCertificateName(ctx, tx, rq.vault, name)
 		if err != nil {
@@ -213,7 +213,7 @@ func (v *Vault) importCertificate(rq *request, name string) {
 	now := unix(v.now())
 	stampPolicy(&p, now, true)
 	var body []byte
-	err = v.opts.Store.Update(rq.r.Context(), func(tx store.Tx) error {
+	err = v.update(rq.r.Context(), func(tx store.Tx) error {
 		ctx := rq.r.Context()
 		o, exists, err := checkCertificateName(ctx, tx, rq.vault, name)
 		if err != nil {
@@ -286,7 +286,7 @@ func (v *Vault) mergeCertificate(rq *request, name string) {
 		return
 	}
 	var body []byte
-	err = v.opts.Store.Update(rq.r.Context(), func(tx store.Tx) error {
+	err = v.update(rq.r.Context(), func(tx store.Tx) error {
 		ctx := rq.r.Context()
 		o, om, err := pendingOperation(ctx, tx, rq.vault, name)
 		if err != nil {
@@ -365,7 +365,7 @@ func (v *Vault) cancelOperation(rq *request, name string) {
 		return
 	}
 	var body []byte
-	err := v.opts.Store.Update(rq.r.Context(), func(tx store.Tx) error {
+	err := v.update(rq.r.Context(), func(tx store.Tx) error {
 		o, om, err := pendingOperation(rq.r.Context(), tx, rq.vault, name)
 		if err != nil {
 			return err
@@ -388,7 +388,7 @@ func (v *Vault) cancelOperation(rq *request, name string) {
 // go; a certificate that never had a version goes with them.
 func (v *Vault) deleteOperation(rq *request, name string) {
 	var body []byte
-	err := v.opts.Store.Update(rq.r.Context(), func(tx store.Tx) error {
+	err := v.update(rq.r.Context(), func(tx store.Tx) error {
 		ctx := rq.r.Context()
 		o, om, err := pendingOperation(ctx, tx, rq.vault, name)
 		if err != nil {
@@ -415,7 +415,7 @@ func (v *Vault) deleteOperation(rq *request, name string) {
 // discards any pending operation, so nothing blocks a later create (A.11).
 func (v *Vault) deleteCertificate(rq *request, name string) {
 	var body []byte
-	err := v.opts.Store.Update(rq.r.Context(), func(tx store.Tx) error {
+	err := v.update(rq.r.Context(), func(tx store.Tx) error {
 		ctx := rq.r.Context()
 		o, _, err := liveCertificate(ctx, tx, rq.vault, name, "-")
 		if err != nil {

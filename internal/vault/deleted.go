@@ -82,7 +82,7 @@ func (v *Vault) getDeleted(rq *request, name string, certs bool) {
 // certificate brings its managed secret back with it.
 func (v *Vault) recover(rq *request, name string, certs bool) {
 	var body []byte
-	err := v.opts.Store.Update(rq.r.Context(), func(tx store.Tx) error {
+	err := v.update(rq.r.Context(), func(tx store.Tx) error {
 		ctx := rq.r.Context()
 		o, err := deletedObject(ctx, tx, rq.vault, name, certs)
 		if err != nil {
@@ -129,7 +129,7 @@ func (v *Vault) purge(rq *request, name string, certs bool) {
 		rq.fail(forbidden("", "Operation \"purge\" is not allowed because purge protection is enabled for this vault; the object is purged automatically at its scheduledPurgeDate"))
 		return
 	}
-	err := v.opts.Store.Update(rq.r.Context(), func(tx store.Tx) error {
+	err := v.update(rq.r.Context(), func(tx store.Tx) error {
 		ctx := rq.r.Context()
 		o, err := deletedObject(ctx, tx, rq.vault, name, certs)
 		if err != nil {

@@ -85,6 +85,7 @@ type harnessOptions struct {
 	store           func(t testing.TB) (store.Store, string)
 	purgeProtection bool
 	recoverableDays int
+	noCache         bool
 }
 
 func sqliteStore(t testing.TB) (store.Store, string) {
@@ -126,6 +127,7 @@ func newHarness(t testing.TB, ho harnessOptions) *harness {
 	h.opts = vault.Options{
 		Name: "kv1", Domain: domain, Vaults: []string{"kv2"}, Authority: auth.TenantAuthority("https://login.microsoftonline.com", tenant),
 		Tokens: validator, Store: st, Sealer: sealer, RecoverableDays: ho.recoverableDays, PurgeProtection: ho.purgeProtection,
+		ReadCache: !ho.noCache,
 	}
 	h.v, err = vault.New(context.Background(), h.opts)
 	if err != nil {

@@ -69,7 +69,7 @@ func (v *Vault) PurgeExpired(ctx context.Context) (int, error) {
 				return n, fmt.Errorf("vault %s: listing deleted %ss: %w", name, kind, err)
 			}
 			for _, key := range due {
-				err := v.opts.Store.Update(ctx, func(tx store.Tx) error {
+				err := v.update(ctx, func(tx store.Tx) error {
 					o, err := tx.Object(ctx, key)
 					if err != nil || o.Deleted.IsZero() || o.PurgeAt.After(now) {
 						return nil // recovered or purged meanwhile

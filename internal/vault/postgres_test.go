@@ -33,7 +33,7 @@ func postgresStore(t testing.TB) (store.Store, string) {
 
 // TestSecretsWithSDKPostgres is the azsecrets life cycle on PostgreSQL.
 func TestSecretsWithSDKPostgres(t *testing.T) {
-	testSecretsWithSDK(t, harnessOptions{store: postgresStore})
+	testSecretsWithSDK(t, harnessOptions{store: postgresStore, noCache: true})
 }
 
 // TestAtRestPostgres: a pg_dump of the vault's database holds no secret value and

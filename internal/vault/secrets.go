@@ -115,7 +115,7 @@ func (v *Vault) setSecret(rq *request, name string) {
 	}
 	var o store.Object
 	var ver store.Version
-	err := v.opts.Store.Update(rq.r.Context(), func(tx store.Tx) error {
+	err := v.update(rq.r.Context(), func(tx store.Tx) error {
 		key := secretKey(rq.vault, name)
 		var err error
 		o, err = tx.Object(rq.r.Context(), key)
@@ -206,14 +206,7 @@ func (v *Vault) getSecret(rq *request, name, version string) {
 		rq.fail(badParameter("outContentType %.60q is not supported: only application/x-pem-file (converting a PFX-backed secret) is", outType))
 		return
 	}
-	var o store.Object
-	var ver store.Version
-	var m versionMeta
-	err := v.opts.Store.View(rq.r.Context(), func(tx store.Tx) error {
-		var err error
-		o, ver, m, err = v.liveSecret(rq.r.Context(), tx, rq.vault, name, version)
-		return err
-	})
+	o, ver, m, err := v.readSecret(rq, name, version)
 	if v.failed(rq, err) {
 		return
 	}
@@ -242,6 +235,33 @@ func (v *Vault) getSecret(rq *request, name, version string) {
 	rq.reply(http.StatusOK, mustJSON(v.secretBundle(rq, o, ver, &m, &value)))
 }
 
+// readSecret is the hot path of GET /secrets: the read cache, else one
+// statement that reads the object and the version.
+func (v *Vault) readSecret(rq *request, name, version string) (store.Object, store.Version, versionMeta, error) {
+	key := cacheKey(rq.vault, name, version)
+	now := time.Now()
+	if e, ok := v.cache.get(key, now); ok {
+		return e.obj, e.ver, e.meta, nil
+	}
+	gen := v.cache.generation()
+	o, ver, err := v.opts.Store.Get(rq.r.Context(), secretKey(rq.vault, name), version)
+	switch {
+	case errors.Is(err, store.ErrNotFound) || err == nil && !o.Deleted.IsZero():
+		return o, ver, versionMeta{}, secretNotFound(name)
+	case err == nil && ver.ID == "":
+		return o, ver, versionMeta{}, secretNotFound(strings.TrimSuffix(name+"/"+version, "/"))
+	case err != nil:
+		return o, ver, versionMeta{}, err
+	}
+	m, err := decodeVersionMeta(ver)
+	if err != nil {
+		return o, ver, m, err
+	}
+	o.Meta = nil // not needed by readers of the cache
+	v.cache.put(key, gen, cachedRead{obj: o, ver: ver, meta: m}, now)
+	return o, ver, m, nil
+}
+
 func (v *Vault) updateSecret(rq *request, name, version string) {
 	var in updateSecretRequest
 	if e := decodeBody(rq, &in); e != nil {
@@ -261,7 +281,7 @@ func (v *Vault) updateSecret(rq *request, name, version string) {
 	var o store.Object
 	var ver store.Version
 	var m versionMeta
-	err := v.opts.Store.Update(rq.r.Context(), func(tx store.Tx) error {
+	err := v.update(rq.r.Context(), func(tx store.Tx) error {
 		var err error
 		if o, ver, m, err = v.liveSecret(rq.r.Context(), tx, rq.vault, name, version); err != nil {
 			return err
@@ -294,7 +314,7 @@ func (v *Vault) deleteSecret(rq *request, name string) {
 	var o store.Object
 	var ver store.Version
 	var m versionMeta
-	err := v.opts.Store.Update(rq.r.Context(), func(tx store.Tx) error {
+	err := v.update(rq.r.Context(), func(tx store.Tx) error {
 		var err error
 		if o, ver, m, err = v.liveSecret(rq.r.Context(), tx, rq.vault, name, ""); err != nil {
 			return err

@@ -16,6 +16,10 @@ import (
 
 func TestSecretsWithSDK(t *testing.T) { testSecretsWithSDK(t, harnessOptions{}) }
 
+// TestSecretsWithSDKNoCache runs the same life cycle with the read cache off, as
+// the vault runs on PostgreSQL.
+func TestSecretsWithSDKNoCache(t *testing.T) { testSecretsWithSDK(t, harnessOptions{noCache: true}) }
+
 // testSecretsWithSDK drives the real azsecrets client through the whole secret
 // life cycle (reference A.14 items 1, 2 and 4).
 func testSecretsWithSDK(t *testing.T, ho harnessOptions) {

@@ -56,6 +56,11 @@ type Options struct {
 	// ModernPFX writes the PKCS#12 behind certificates with AES and SHA-256
 	// instead of the 3DES/SHA-1 that old Windows and .NET read (Q6).
 	ModernPFX bool
+	// ReadCache keeps recently read secret versions (sealed) in memory for
+	// up to a second. Turn it on when this process is the store's only
+	// writer (the embedded SQLite store); with several replicas a read could
+	// lag another replica's write by that second.
+	ReadCache bool
 
 	Clock func() time.Time
 	Log   *slog.Logger
@@ -75,6 +80,7 @@ type Vault struct {
 	vaults    map[string]string // lower-case name -> name
 	policy    atomic.Pointer[rbac.Policy]
 	audit     *auditWriter
+	cache     *readCache // nil when Options.ReadCache is off
 	now       func() time.Time
 	log       *slog.Logger
 }
@@ -117,7 +123,18 @@ func New(ctx context.Context, o Options) (*Vault, error) {
 		return nil, err
 	}
 	v.audit = newAuditWriter(o.Store, o.Log)
+	if o.ReadCache {
+		v.cache = newReadCache()
+	}
 	return v, nil
+}
+
+// update runs fn in a store transaction and then drops the read cache, so no
+// read after an acknowledged write sees the state before it.
+func (v *Vault) update(ctx context.Context, fn func(store.Tx) error) error {
+	err := v.opts.Store.Update(ctx, fn)
+	v.cache.invalidate()
+	return err
 }
 
 // Close flushes the audit log.

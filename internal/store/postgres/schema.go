@@ -70,6 +70,18 @@ var migrations = []string{
 const objectCols = `name, deleted, purge_at, meta, sealed, updated`
 const versionCols = `name, id, seq, created, meta, sealed`
 
+// getCols are an object's columns (objectCols) then its version's.
+const getCols = `o.name, o.deleted, o.purge_at, o.meta, o.sealed, o.updated, v.id, v.seq, v.created, v.meta, v.sealed`
+
+const (
+	sqlGetLatest = `SELECT ` + getCols + ` FROM objects o LEFT JOIN versions v
+		ON v.vault = o.vault AND v.kind = o.kind AND v.name_key = o.name_key
+		WHERE o.vault = $1 AND o.kind = $2 AND o.name_key = $3 ORDER BY v.seq DESC NULLS LAST LIMIT 1`
+	sqlGetVersion = `SELECT ` + getCols + ` FROM objects o LEFT JOIN versions v
+		ON v.vault = o.vault AND v.kind = o.kind AND v.name_key = o.name_key AND v.id = $4
+		WHERE o.vault = $1 AND o.kind = $2 AND o.name_key = $3`
+)
+
 const (
 	sqlObject    = `SELECT ` + objectCols + ` FROM objects WHERE vault = $1 AND kind = $2 AND name_key = $3`
 	sqlPutObject = `INSERT INTO objects (vault, kind, name_key, name, deleted, purge_at, meta, sealed, updated)

@@ -271,3 +271,28 @@ func bytesOrNil(b []byte) []byte {
 	}
 	return bytes.Clone(b)
 }
+
+// Get implements store.Store: one statement, outside any explicit transaction.
+func (s *Store) Get(ctx context.Context, key store.ObjectKey, id string) (store.Object, store.Version, error) {
+	var row pgx.Row
+	if id == "" {
+		row = s.pool.QueryRow(ctx, sqlGetLatest, key.Vault, string(key.Kind), asciiLower(key.Name))
+	} else {
+		row = s.pool.QueryRow(ctx, sqlGetVersion, key.Vault, string(key.Kind), asciiLower(key.Name), id)
+	}
+	o := store.Object{ObjectKey: key}
+	var deleted, purgeAt, updated, created pgtype.Timestamptz
+	var vid *string
+	var seq *int64
+	var vmeta, vsealed []byte
+	if err := row.Scan(&o.Name, &deleted, &purgeAt, &o.Meta, &o.Sealed, &updated, &vid, &seq, &created, &vmeta, &vsealed); err != nil {
+		return store.Object{}, store.Version{}, objectErr("read", key, notFound(err))
+	}
+	o.Deleted, o.PurgeAt, o.Updated = fromTimestamptz(deleted), fromTimestamptz(purgeAt), fromTimestamptz(updated)
+	var v store.Version
+	if vid != nil {
+		v = store.Version{ObjectKey: key, ID: *vid, Seq: *seq, Created: fromTimestamptz(created), Meta: vmeta, Sealed: vsealed}
+		v.Name = o.Name
+	}
+	return o, v, nil
+}

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
 	"io"
 	"strings"
@@ -66,12 +67,21 @@ func (s *Store) AppendAudit(ctx context.Context, entries []store.AuditEntry) err
 		return nil
 	}
 	return s.write(ctx, "append audit", func(c *conn) error {
-		for _, e := range entries {
-			_, err := c.exec(ctx, stAppendAudit, e.Time.UnixMicro(), e.Vault, e.Principal, e.App,
-				e.Action, e.Target, int64(e.Status), e.RequestID, e.Client)
-			if err != nil {
+		args := make([]driver.Value, 0, 9*auditBatchRows)
+		for len(entries) > 0 {
+			id, n := stAppendAuditBatch, auditBatchRows
+			if len(entries) < auditBatchRows {
+				id, n = stAppendAudit, 1
+			}
+			args = args[:0]
+			for _, e := range entries[:n] {
+				args = append(args, e.Time.UnixMicro(), e.Vault, e.Principal, e.App,
+					e.Action, e.Target, int64(e.Status), e.RequestID, e.Client)
+			}
+			if _, err := c.exec(ctx, id, args...); err != nil {
 				return fmt.Errorf("sqlite: append %d audit entries: %w", len(entries), err)
 			}
+			entries = entries[n:]
 		}
 		return nil
 	})

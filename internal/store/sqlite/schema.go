@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 )
 
 // migrations[i] brings the schema from version i to version i+1. Append to
@@ -137,12 +138,15 @@ const (
 	stNextSeq
 	stInsertVersion
 	stVersions
+	stGetLatest
+	stGetVersion
 
 	stPutAssignment
 	stDeleteAssignment
 	stAssignments
 	stAssignmentsAll
 	stAppendAudit
+	stAppendAuditBatch
 	stAudit
 	stAuditAll
 	stPutBlob
@@ -153,8 +157,15 @@ const (
 	numStmts
 )
 
+// auditBatchRows is how many audit entries one INSERT of stAppendAuditBatch
+// writes: a statement per row costs several times more.
+const auditBatchRows = 32
+
 const objectCols = `name, deleted, purge_at, meta, sealed, updated`
 const versionCols = `name, id, seq, created, meta, sealed`
+
+// getCols are an object's columns (objectCols) then its version's.
+const getCols = `o.name, o.deleted, o.purge_at, o.meta, o.sealed, o.updated, v.id, v.seq, v.created, v.meta, v.sealed`
 
 var statements = [numStmts]string{
 	stBegin:          `BEGIN`,
@@ -191,6 +202,12 @@ var statements = [numStmts]string{
 	stVersions: `SELECT ` + versionCols + ` FROM versions
 		WHERE vault = ? AND kind = ? AND name_key = ? AND id > ?
 		ORDER BY id LIMIT ?`,
+	stGetLatest: `SELECT ` + getCols + ` FROM objects o LEFT JOIN versions v
+		ON v.vault = o.vault AND v.kind = o.kind AND v.name_key = o.name_key
+		WHERE o.vault = ? AND o.kind = ? AND o.name_key = ? ORDER BY v.seq DESC LIMIT 1`,
+	stGetVersion: `SELECT ` + getCols + ` FROM objects o LEFT JOIN versions v
+		ON v.vault = o.vault AND v.kind = o.kind AND v.name_key = o.name_key AND v.id = ?
+		WHERE o.vault = ? AND o.kind = ? AND o.name_key = ?`,
 
 	stPutAssignment: `INSERT INTO assignments (id, vault, principal, role_id, scope, created)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
@@ -201,6 +218,8 @@ var statements = [numStmts]string{
 		ORDER BY created, id`,
 	stAppendAudit: `INSERT INTO audit (time, vault, principal, app, action, target, status, request_id, client)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	stAppendAuditBatch: `INSERT INTO audit (time, vault, principal, app, action, target, status, request_id, client)
+		VALUES ` + strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?), ", auditBatchRows), ", "),
 	stAudit: `SELECT time, vault, principal, app, action, target, status, request_id, client FROM audit
 		WHERE vault = ? AND time >= ? ORDER BY time, id LIMIT ?`,
 	stAuditAll: `SELECT time, vault, principal, app, action, target, status, request_id, client FROM audit

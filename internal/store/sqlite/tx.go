@@ -244,3 +244,36 @@ func bytesOrNil(b []byte) []byte {
 	}
 	return bytes.Clone(b)
 }
+
+// Get implements store.Store: one statement on a read connection, without
+// BEGIN and COMMIT, which a single statement does not need to be consistent.
+func (s *Store) Get(ctx context.Context, key store.ObjectKey, id string) (store.Object, store.Version, error) {
+	var o store.Object
+	var v store.Version
+	err := s.read(ctx, "get", func(c *conn) error {
+		var found bool
+		var err error
+		if id == "" {
+			found, err = c.queryRow(ctx, stGetLatest, key.Vault, string(key.Kind), asciiLower(key.Name))
+		} else {
+			found, err = c.queryRow(ctx, stGetVersion, id, key.Vault, string(key.Kind), asciiLower(key.Name))
+		}
+		if err == nil && !found {
+			err = store.ErrNotFound
+		}
+		if err != nil {
+			return objectErr("read", key, err)
+		}
+		d := c.dest
+		o.ObjectKey = key
+		readObject(d, &o)
+		if d[6] != nil {
+			v.ObjectKey = key
+			v.Name = o.Name
+			v.ID, v.Seq, v.Created = colString(d[6]), colInt(d[7]), colTime(d[8])
+			v.Meta, v.Sealed = colBytes(d[9]), colBytes(d[10])
+		}
+		return nil
+	})
+	return o, v, err
+}
