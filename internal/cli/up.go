@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -164,16 +165,27 @@ func identitySection(r *runningIMDS, meta, admin string) string {
 `, meta, admin)
 }
 
-// vaultSection is the welcome's lines about the vault, when it runs.
+// vaultSection is the welcome's lines about the vault, when it runs. The commands
+// carry only the flags that differ from their defaults.
 func vaultSection(v *runningVault, cfg config.Config, meta string) string {
 	if v == nil {
 		return ""
 	}
 	addr := v.addr.String()
+	flags := ""
+	if addr != "127.0.0.1:8256" {
+		flags += " --vault https://" + addr
+	}
+	if meta != "127.0.0.1:8254" {
+		flags += " --imds http://" + meta
+	}
+	if v.caPEM != "" && filepath.Clean(v.caPEM) != filepath.Join(upDataDir, "tls-ca.pem") {
+		flags += " --ca-file " + v.caPEM
+	}
 	return fmt.Sprintf(`  Key Vault-compatible vault     https://%[1]s/  (vault %[2]s; TLS CA %[3]s)
     the default instance's identity is Key Vault Administrator here (dev mode)
-    try: %[4]s vault secret set db-password --value s3cret --vault https://%[1]s --imds %[5]s
-         %[4]s vault secret get db-password --vault https://%[1]s --imds %[5]s
+    try: %[4]s vault secret set db-password --value s3cret%[5]s
+         %[4]s vault secret get db-password%[5]s
 
-`, addr, cfg.Vault.Name, v.caPEM, selfCommand(), meta)
+`, addr, cfg.Vault.Name, v.caPEM, selfCommand(), flags)
 }

@@ -96,7 +96,11 @@ func (c *imdsCredential) GetToken(ctx context.Context, opts policy.TokenRequestO
 		return azcore.AccessToken{}, errors.New("the vault's challenge named no single scope")
 	}
 	resource := strings.TrimSuffix(opts.Scopes[0], "/.default")
-	u := strings.TrimRight(c.imds, "/") + "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=" + url.QueryEscape(resource)
+	base := strings.TrimRight(c.imds, "/")
+	if !strings.Contains(base, "://") {
+		base = "http://" + base // host:port alone, as in --imds 127.0.0.1:8254
+	}
+	u := base + "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=" + url.QueryEscape(resource)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return azcore.AccessToken{}, fmt.Errorf("--imds %q: %w", c.imds, err)
