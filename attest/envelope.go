@@ -160,13 +160,17 @@ func ParseBase64(s string) (*Envelope, error) {
 	if len(s) > MaxResponseSize {
 		return nil, newErr(ErrMalformed, "parse", fmt.Sprintf("signature is %d characters, more than the %d allowed", len(s), MaxResponseSize), nil)
 	}
-	s = strings.Map(func(r rune) rune {
-		switch r {
-		case ' ', '\t', '\r', '\n':
-			return -1
-		}
-		return r
-	}, s)
+	// The decoder itself skips \r and \n; spaces and tabs (rare) are removed
+	// first, so the common unwrapped value is not copied.
+	if strings.ContainsAny(s, " \t") {
+		s = strings.Map(func(r rune) rune {
+			switch r {
+			case ' ', '\t':
+				return -1
+			}
+			return r
+		}, s)
+	}
 	der, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
 		return nil, newErr(ErrMalformed, "parse", "signature is not standard base64", err)
