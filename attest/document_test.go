@@ -1,8 +1,11 @@
 package attest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -115,4 +118,34 @@ func FuzzParseDocument(f *testing.F) {
 			t.Fatalf("round trip: %v", err)
 		}
 	})
+}
+
+// TestParseBase64Whitespace: wrapped base64 (line breaks, spaces, tabs) parses
+// to the same envelope as the unwrapped value.
+func TestParseBase64Whitespace(t *testing.T) {
+	var resp struct{ Signature string }
+	if err := json.Unmarshal(readTestdata(t, "azure-attested/public-2022.json"), &resp); err != nil {
+		t.Fatal(err)
+	}
+	plain, err := ParseBase64(resp.Signature)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wrapped strings.Builder
+	for i, r := range resp.Signature {
+		if i > 0 && i%64 == 0 {
+			wrapped.WriteString([]string{"\r\n", "\n", " ", "\t"}[i/64%4])
+		}
+		wrapped.WriteRune(r)
+	}
+	got, err := ParseBase64(wrapped.String())
+	if err != nil {
+		t.Fatalf("wrapped base64: %v", err)
+	}
+	if !bytes.Equal(got.Content, plain.Content) || !got.Signer.Equal(plain.Signer) {
+		t.Error("wrapped base64 parsed to another envelope")
+	}
+	if _, err := ParseBase64(resp.Signature[:100] + "\v" + resp.Signature[100:]); err == nil {
+		t.Error("a vertical tab (not allowed white space) was accepted")
+	}
 }
