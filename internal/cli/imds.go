@@ -89,7 +89,7 @@ To serve on Azure's address, 169.254.169.254:80, see docs/imds.md.`,
 				return err
 			}
 			log := newLogger(cfg.Log, os.Stderr)
-			r, err := startIMDS(cmd.Context(), cfg, log)
+			r, err := startIMDS(cmd.Context(), cfg, nil, log)
 			if err != nil {
 				return err
 			}

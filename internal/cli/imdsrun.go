@@ -24,6 +24,7 @@ import (
 	"github.com/tegata-project/tegata/internal/imds"
 	"github.com/tegata-project/tegata/internal/instance"
 	"github.com/tegata-project/tegata/internal/pki"
+	"github.com/tegata-project/tegata/internal/store"
 )
 
 // runningIMDS is a started metadata service: its listeners and how to wait for it.
@@ -40,7 +41,10 @@ type runningIMDS struct {
 
 // startIMDS builds the metadata service from cfg, binds both listeners (so a busy port
 // fails here, before anything is printed) and serves until ctx ends.
-func startIMDS(ctx context.Context, cfg config.Config, log *slog.Logger) (*runningIMDS, error) {
+//
+// The PKI's and the identity issuer's keys are kept in st, tegata's database; with st
+// nil, startIMDS opens the configured store itself and closes it when it stops.
+func startIMDS(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger) (*runningIMDS, error) {
 	if cfg.MemoryLimit == "auto" && os.Getenv("GOMEMLIMIT") == "" {
 		// Parsing a large inventory makes much short-lived garbage: collect it early.
 		debug.SetMemoryLimit(minAutoMemoryLimit)
@@ -66,16 +70,34 @@ func startIMDS(ctx context.Context, cfg config.Config, log *slog.Logger) (*runni
 		return nil, err
 	}
 	var master pki.MasterKey
+	ownStore := false
 	if cfg.PKI.Enabled || cfg.Identity.Enabled {
 		if master, err = loadMasterKey(cfg, log); err != nil {
 			return fail(err)
 		}
+		if st == nil {
+			if st, err = openStore(ctx, cfg); err != nil {
+				return fail(err)
+			}
+			ownStore = true
+		}
+	}
+	closeStore := func() {
+		if ownStore {
+			st.Close()
+		}
+	}
+	fail = func(err error) (*runningIMDS, error) {
+		metaLn.Close()
+		adminLn.Close()
+		closeStore()
+		return nil, err
 	}
 	var signer imds.Attester
 	var authority *pki.Authority
 	if cfg.PKI.Enabled {
 		var svc *attested.Service
-		if authority, svc, err = openPKI(cfg, master, adminLn.Addr(), clock.Now, log); err != nil {
+		if authority, svc, err = openPKI(cfg, st, master, adminLn.Addr(), clock.Now, log); err != nil {
 			return fail(err)
 		}
 		signer = svc
@@ -83,7 +105,7 @@ func startIMDS(ctx context.Context, cfg config.Config, log *slog.Logger) (*runni
 	var tokens imds.TokenIssuer
 	var issuer *identity.Issuer
 	if cfg.Identity.Enabled {
-		if issuer, err = openIdentity(cfg, master, clock.Now); err != nil {
+		if issuer, err = openIdentity(cfg, st, master, clock.Now); err != nil {
 			return fail(err)
 		}
 		tokens = issuer
@@ -137,6 +159,7 @@ func startIMDS(ctx context.Context, cfg config.Config, log *slog.Logger) (*runni
 		defer cancel()
 		meta.Shutdown(sctx)
 		admin.Shutdown(sctx)
+		closeStore()
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}

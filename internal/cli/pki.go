@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tegata-project/tegata/internal/config"
 	"github.com/tegata-project/tegata/internal/pki"
 )
 
@@ -18,7 +20,7 @@ func newPKICmd(g *globals) *cobra.Command {
 		Use:   "pki",
 		Short: "The attestation PKI: its rotation timeline, and unplanned rotations",
 		Long: `tegata's attestation PKI signs /metadata/attested/document. It lives in
-<data-dir>/pki (keys encrypted under the master key) and follows the plan in
+tegata's database (keys encrypted under the master key) and follows the plan in
 tegata.yaml (pki.plan): when each Sub CA is published, when signing switches to it, when
 it retires, and new roots with cross-signs.`,
 	}
@@ -43,8 +45,12 @@ or, when none exists yet, of the configured plan as it would start now.`,
 			}
 			now := time.Now()
 			var events []pki.Event
-			dir := filepath.Join(cfg.DataDir, "pki")
-			if _, err := os.Stat(dir); err == nil {
+			records, closeStore, err := existingPKI(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer closeStore()
+			if records != nil {
 				master, _, err := pki.LoadMasterKey(cfg.PKI.MasterKeyFile, cfg.DataDir, os.Getenv)
 				if err != nil {
 					return fmt.Errorf("pki master key: %w", err)
@@ -53,9 +59,9 @@ or, when none exists yet, of the configured plan as it would start now.`,
 				if plan.AIABaseURL == "" {
 					plan.AIABaseURL = "http://" + cfg.IMDS.AdminListen + "/pki"
 				}
-				auth, err := pki.Open(dir, master, plan, time.Now)
+				auth, err := pki.OpenStorage(records, master, plan, time.Now)
 				if err != nil {
-					return fmt.Errorf("pki in %s: %w", dir, err)
+					return fmt.Errorf("pki: %w", err)
 				}
 				events = auth.Timeline(now)
 			} else {
@@ -140,4 +146,31 @@ func pkiRotateHandler(auth *pki.Authority, now func() time.Time) http.Handler {
 		}
 		json.NewEncoder(w).Encode(map[string]string{"subject": sub.Subject.CommonName, "not_after": sub.NotAfter.UTC().Format(time.RFC3339)})
 	})
+}
+
+// existingPKI returns the records of the PKI kept in the configured store, or nil
+// when there is none yet (no database, or no PKI in it): the plan alone is shown then.
+func existingPKI(ctx context.Context, cfg config.Config) (pki.Storage, func(), error) {
+	nothing := func() {}
+	if cfg.Store.Driver == "sqlite" {
+		path := cfg.Store.Path
+		if path == "" {
+			path = filepath.Join(cfg.DataDir, "tegata.db")
+		}
+		if _, err := os.Stat(path); err != nil {
+			if _, err := os.Stat(filepath.Join(cfg.DataDir, "pki", "state.json")); err != nil {
+				return nil, nothing, nil
+			}
+		}
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, nothing, err
+	}
+	records := pkiRecords(cfg, st)
+	if _, err := records.Read("state.json"); err != nil {
+		st.Close()
+		return nil, nothing, nil
+	}
+	return records, func() { st.Close() }, nil
 }

@@ -13,25 +13,26 @@ import (
 	"github.com/tegata-project/tegata/internal/config"
 	"github.com/tegata-project/tegata/internal/identity"
 	"github.com/tegata-project/tegata/internal/pki"
+	"github.com/tegata-project/tegata/internal/store"
 )
 
-// openPKI opens (or, on first use, creates) the attestation PKI in <data-dir>/pki and
+// openPKI opens (or, on first use, creates) the attestation PKI kept in st and
 // returns it with the service that signs attested documents, both on the service's
 // clock now. adminAddr is the bound
 // admin listener: unless the plan names its own AIA base URL, the CA Issuers URLs point
 // there, where the AIA handler is mounted.
-func openPKI(cfg config.Config, master pki.MasterKey, adminAddr net.Addr, now func() time.Time, log *slog.Logger) (*pki.Authority, *attested.Service, error) {
+func openPKI(cfg config.Config, st store.Store, master pki.MasterKey, adminAddr net.Addr, now func() time.Time, log *slog.Logger) (*pki.Authority, *attested.Service, error) {
 	plan := cfg.PKI.Plan
 	if plan.AIABaseURL == "" {
 		plan.AIABaseURL = "http://" + adminAddr.String() + "/pki"
 	}
-	dir := filepath.Join(cfg.DataDir, "pki")
-	if _, err := os.Stat(dir); err != nil {
-		log.Info("creating the attestation PKI: generating its CA keys takes a few seconds on first start", "dir", dir)
+	records := pkiRecords(cfg, st)
+	if _, err := records.Read("state.json"); err != nil {
+		log.Info("creating the attestation PKI: generating its CA keys takes a few seconds on first start", "store", cfg.Store.Driver)
 	}
-	auth, err := pki.Open(dir, master, plan, now)
+	auth, err := pki.OpenStorage(records, master, plan, now)
 	if err != nil {
-		return nil, nil, fmt.Errorf("pki in %s: %w", dir, err)
+		return nil, nil, fmt.Errorf("pki: %w", err)
 	}
 	svc, err := attested.New(auth, attested.Options{
 		TTL:          cfg.IMDS.Attested.TTL,
@@ -59,10 +60,18 @@ func loadMasterKey(cfg config.Config, log *slog.Logger) (pki.MasterKey, error) {
 	return master, nil
 }
 
-// openIdentity opens the managed-identity token issuer, its key in <data-dir>/identity.
-func openIdentity(cfg config.Config, master pki.MasterKey, now func() time.Time) (*identity.Issuer, error) {
+// pkiRecords is where the attestation PKI keeps its keys, certificates and state:
+// tegata's database, under pki/ (taking over <data-dir>/pki from earlier versions).
+func pkiRecords(cfg config.Config, st store.Store) storeRecords {
+	return storeRecords{st: st, prefix: "pki/", legacyDir: filepath.Join(cfg.DataDir, "pki")}
+}
+
+// openIdentity opens the managed-identity token issuer: its signing keys in tegata's
+// database under identity/, its key list in <data-dir>/identity.
+func openIdentity(cfg config.Config, st store.Store, master pki.MasterKey, now func() time.Time) (*identity.Issuer, error) {
 	dir := filepath.Join(cfg.DataDir, "identity")
-	iss, err := identity.Open(pki.NewKeys(dir, master), dir, identity.Options{Lifetime: cfg.Identity.Lifetime, Rotation: cfg.Identity.KeyRotation, Clock: now})
+	keys := pki.NewKeysIn(storeRecords{st: st, prefix: "identity/", legacyDir: dir}, master)
+	iss, err := identity.Open(keys, dir, identity.Options{Lifetime: cfg.Identity.Lifetime, Rotation: cfg.Identity.KeyRotation, Clock: now})
 	if err != nil {
 		return nil, fmt.Errorf("identity issuer in %s: %w", filepath.Join(cfg.DataDir, "identity"), err)
 	}

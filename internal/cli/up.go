@@ -14,6 +14,7 @@ import (
 	"github.com/tegata-project/tegata/internal/config"
 	"github.com/tegata-project/tegata/internal/identity"
 	"github.com/tegata-project/tegata/internal/instance"
+	"github.com/tegata-project/tegata/internal/store"
 	"github.com/tegata-project/tegata/internal/vault/auth"
 )
 
@@ -54,13 +55,20 @@ Stop with Ctrl-C (or SIGTERM): servers shut down gracefully.`,
 				return err
 			}
 			log := newLogger(cfg.Log, os.Stderr)
-			r, err := startIMDS(cmd.Context(), cfg, log)
+			// One database for every part: the vault's objects, the PKI's and the
+			// identity issuer's keys.
+			st, err := openStore(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			r, err := startIMDS(cmd.Context(), cfg, st, log)
 			if err != nil {
 				return err
 			}
 			var v *runningVault
 			if cfg.Vault.Enabled {
-				if v, err = startDevVault(cmd.Context(), cfg, r, log); err != nil {
+				if v, err = startDevVault(cmd.Context(), cfg, st, r, log); err != nil {
 					return err
 				}
 			}
@@ -82,7 +90,7 @@ Stop with Ctrl-C (or SIGTERM): servers shut down gracefully.`,
 // startDevVault runs the vault beside the metadata service, trusting the tokens of the
 // in-process managed-identity issuer, and grants the default instance's
 // system-assigned identity the Key Vault Administrator role so a first try works.
-func startDevVault(ctx context.Context, cfg config.Config, r *runningIMDS, log *slog.Logger) (*runningVault, error) {
+func startDevVault(ctx context.Context, cfg config.Config, st store.Store, r *runningIMDS, log *slog.Logger) (*runningVault, error) {
 	if r.identity == nil {
 		log.Warn("the vault needs the managed-identity issuer for its tokens: identity.enabled is false, so the vault is not started")
 		return nil, nil
@@ -93,7 +101,7 @@ func startDevVault(ctx context.Context, cfg config.Config, r *runningIMDS, log *
 		tenant = inst.Identity.SystemAssigned.TenantID
 	}
 	trust := tokenTrust{keys: auth.FuncKeys(r.identity.JWKS), issuer: identity.IssuerURL(tenant), tenant: tenant}
-	v, err := startVault(ctx, cfg, r.master, trust, r.clock.Now, log)
+	v, err := startVault(ctx, cfg, st, r.master, trust, r.clock.Now, log)
 	if err != nil {
 		return nil, err
 	}
@@ -147,11 +155,11 @@ func attestedSection(r *runningIMDS, meta, admin, dataDir string) string {
 	if r.pki == nil {
 		return ""
 	}
-	return fmt.Sprintf(`  Attested documents             signed by tegata's PKI (keys encrypted in %[3]s/pki)
+	return fmt.Sprintf(`  Attested documents             signed by tegata's PKI (keys encrypted in the store)
     try: curl -s -H Metadata:true "http://%[1]s/metadata/attested/document?api-version=2025-04-07&nonce=1234567890"
          CA certificates (AIA) and bundle: http://%[2]s/pki/bundle.pem
 
-`, meta, admin, dataDir)
+`, meta, admin)
 }
 
 // identitySection is the welcome's lines about managed identity, when the issuer runs.

@@ -63,7 +63,12 @@ assign them with ` + "`tegata vault role assign`" + `.`,
 			if err != nil {
 				return err
 			}
-			r, err := startVault(cmd.Context(), cfg, master, trust, time.Now, log)
+			st, err := openStore(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			r, err := startVault(cmd.Context(), cfg, st, master, trust, time.Now, log)
 			if err != nil {
 				return err
 			}

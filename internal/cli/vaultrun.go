@@ -72,8 +72,9 @@ func trustFromConfig(cfg config.Config) (tokenTrust, error) {
 	return tokenTrust{keys: auth.RemoteKeys(is.JWKSURL, client), issuer: is.URL, tenant: is.Tenant, authority: is.Authority}, nil
 }
 
-// startVault opens the store and serves the vault over HTTPS until ctx ends.
-func startVault(ctx context.Context, cfg config.Config, master pki.MasterKey, trust tokenTrust, clock func() time.Time, log *slog.Logger) (*runningVault, error) {
+// startVault serves the vault over HTTPS, on st, until ctx ends. The caller owns st
+// and closes it once done has delivered.
+func startVault(ctx context.Context, cfg config.Config, st store.Store, master pki.MasterKey, trust tokenTrust, clock func() time.Time, log *slog.Logger) (*runningVault, error) {
 	ln, err := listen("vault.listen", cfg.Vault.Listen)
 	if err != nil {
 		return nil, err
@@ -94,10 +95,6 @@ func startVault(ctx context.Context, cfg config.Config, master pki.MasterKey, tr
 	if err != nil {
 		return fail(err)
 	}
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		return fail(err)
-	}
 	authority := trust.authority
 	if authority == "" {
 		authority = "https://login.microsoftonline.com"
@@ -105,7 +102,6 @@ func startVault(ctx context.Context, cfg config.Config, master pki.MasterKey, tr
 	resource := "https://" + cfg.Vault.Domain
 	validator, err := auth.NewValidator(auth.Options{Issuer: trust.issuer, Tenant: trust.tenant, Resources: []string{resource}, Keys: trust.keys, Clock: clock})
 	if err != nil {
-		st.Close()
 		return fail(err)
 	}
 	v, err := vault.New(ctx, vault.Options{
@@ -117,7 +113,6 @@ func startVault(ctx context.Context, cfg config.Config, master pki.MasterKey, tr
 		ReadCache: cfg.Store.Driver == "sqlite",
 	})
 	if err != nil {
-		st.Close()
 		return fail(&exitError{code: 2, err: fmt.Errorf("configuration: %w", err)})
 	}
 	r := &runningVault{vault: v, store: st, addr: ln.Addr(), done: make(chan error, 1)}
@@ -125,7 +120,6 @@ func startVault(ctx context.Context, cfg config.Config, master pki.MasterKey, tr
 	if cfg.Vault.TLSCertFile != "" {
 		if cert, err = tls.LoadX509KeyPair(cfg.Vault.TLSCertFile, cfg.Vault.TLSKeyFile); err != nil {
 			v.Close()
-			st.Close()
 			return fail(&exitError{code: 2, err: fmt.Errorf("configuration: vault.tls_cert_file/tls_key_file: %w", err)})
 		}
 	} else {
@@ -135,7 +129,6 @@ func startVault(ctx context.Context, cfg config.Config, master pki.MasterKey, tr
 		}
 		if cert, _, err = pki.LocalTLS(cfg.DataDir, master, hosts, time.Now()); err != nil {
 			v.Close()
-			st.Close()
 			return fail(err)
 		}
 		r.caPEM = filepath.Join(cfg.DataDir, pki.TLSCAFile)
@@ -163,7 +156,6 @@ func startVault(ctx context.Context, cfg config.Config, master pki.MasterKey, tr
 		defer cancel()
 		srv.Shutdown(sctx)
 		v.Close()
-		st.Close()
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}

@@ -49,7 +49,7 @@ type Config struct {
 // PKIConfig is the attestation PKI: where its keys come from and its rotation plan.
 type PKIConfig struct {
 	// Enabled makes the metadata service sign attested documents with tegata's PKI,
-	// kept (keys encrypted) in <data_dir>/pki.
+	// kept (keys encrypted) in the store, under pki/.
 	Enabled bool `yaml:"enabled" json:"enabled"`
 	// MasterKeyFile holds the 32-byte key that encrypts the PKI's private keys (mode
 	// 0600). Empty: $TEGATA_MASTER_KEY, else <data_dir>/master.key, generated.

@@ -8,17 +8,15 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
+	iofs "io/fs"
 	"sync"
 	"time"
 )
 
-// An Authority is the CA hierarchy kept in one directory. It is safe for
-// concurrent use by one process; two processes must not share a directory.
+// An Authority is the CA hierarchy kept in one Storage. It is safe for
+// concurrent use by one process; two processes must not share a Storage.
 type Authority struct {
-	dir   string
+	fs    Storage
 	plan  Plan
 	clock func() time.Time
 	ks    keyStore
@@ -64,12 +62,22 @@ type rotation struct {
 
 const leafName = "leaf"
 
-// Open loads the hierarchy kept in dir, or creates it on first use, and
+// Open loads the hierarchy kept in the directory dir, or creates it on first
+// use; see OpenStorage.
+func Open(dir string, master MasterKey, plan Plan, clock func() time.Time) (*Authority, error) {
+	store, err := DirStorage(dir)
+	if err != nil {
+		return nil, err
+	}
+	return OpenStorage(store, master, plan, clock)
+}
+
+// OpenStorage loads the hierarchy kept in fs, or creates it on first use, and
 // creates whatever the plan has introduced by clock(). Keys are encrypted
-// under master; a directory written under another master key fails with
+// under master; records written under another master key fail with
 // ErrWrongMasterKey. Nothing that exists is regenerated. clock nil means
 // time.Now.
-func Open(dir string, master MasterKey, plan Plan, clock func() time.Time) (*Authority, error) {
+func OpenStorage(store Storage, master MasterKey, plan Plan, clock func() time.Time) (*Authority, error) {
 	if !master.valid() {
 		return nil, fmt.Errorf("%w: the master key is empty; load one with LoadMasterKey", ErrBadMasterKey)
 	}
@@ -80,17 +88,11 @@ func Open(dir string, master MasterKey, plan Plan, clock func() time.Time) (*Aut
 	if err := plan.Validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("pki: creating %s: %w; check --data-dir", dir, err)
-	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("pki: securing %s: %w", dir, err)
-	}
-	a := &Authority{dir: dir, plan: plan, clock: clock, ks: keyStore{dir: dir, master: master}, subs: map[string]*subCA{}}
-	statePath := filepath.Join(dir, "state.json")
-	data, err := os.ReadFile(statePath)
+	a := &Authority{fs: store, plan: plan, clock: clock, ks: keyStore{fs: store, master: master}, subs: map[string]*subCA{}}
+	statePath := store.Describe("state.json")
+	data, err := store.Read("state.json")
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	case errors.Is(err, iofs.ErrNotExist):
 		a.st = state{Version: 1, KeyID: master.ID(), Start: plan.Start.UTC()}
 		if a.st.Start.IsZero() {
 			a.st.Start = clock().UTC()
@@ -106,7 +108,7 @@ func Open(dir string, master MasterKey, plan Plan, clock func() time.Time) (*Aut
 		}
 		if a.st.KeyID != master.ID() {
 			return nil, fmt.Errorf("%w: %s was created under master key %s, but key %s was given; supply the original key (file or $%s)",
-				ErrWrongMasterKey, dir, a.st.KeyID, master.ID(), MasterKeyEnv)
+				ErrWrongMasterKey, statePath, a.st.KeyID, master.ID(), MasterKeyEnv)
 		}
 		if !plan.Start.IsZero() && !plan.Start.Equal(a.st.Start) {
 			return nil, fmt.Errorf("%w: pki.start %s differs from %s recorded in %s; existing CAs follow the recorded start, so remove pki.start or set it to the recorded value",
@@ -129,7 +131,7 @@ func (a *Authority) saveState() error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(a.dir, "state.json"), data, 0o600)
+	return a.fs.Write("state.json", data)
 }
 
 // specs returns the roots and the merged Sub CA schedule up to until.
@@ -206,7 +208,7 @@ func (a *Authority) loadPair(name string) (*x509.Certificate, crypto.Signer, err
 	}
 	key, err := a.ks.loadKey(name)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+		if errors.Is(err, iofs.ErrNotExist) {
 			return nil, nil, fmt.Errorf("%w: %s exists without its key %s; restore the key from backup", ErrCorruptStore, a.ks.certPath(name), a.ks.keyPath(name))
 		}
 		return nil, nil, err
@@ -306,7 +308,7 @@ func (a *Authority) loadLeaf() error {
 	}
 	key, err := a.ks.loadKey(leafName)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+		if errors.Is(err, iofs.ErrNotExist) {
 			return nil // a new leaf will be issued
 		}
 		return err

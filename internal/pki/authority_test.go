@@ -118,13 +118,13 @@ func TestKeysEncryptedAtRest(t *testing.T) {
 		want error
 	}{
 		{"open with another master key", func() error { _, err := Open(dir, wrong, testPlan(""), clk.Now); return err }, ErrWrongMasterKey},
-		{"key file under another master key", func() error { _, err := keyStore{dir: dir, master: wrong}.loadKey(leafName); return err }, ErrWrongMasterKey},
+		{"key file under another master key", func() error { _, err := keyStore{fs: dirStorage{dir}, master: wrong}.loadKey(leafName); return err }, ErrWrongMasterKey},
 		{"key file copied over another", func() error {
 			data, _ := os.ReadFile(filepath.Join(dir, "keys", "root-ca-01.key.json"))
 			if err := os.WriteFile(filepath.Join(dir, "keys", "copy.key.json"), data, 0o600); err != nil {
 				return err
 			}
-			_, err := keyStore{dir: dir, master: m}.loadKey("copy")
+			_, err := keyStore{fs: dirStorage{dir}, master: m}.loadKey("copy")
 			return err
 		}, ErrWrongMasterKey},
 		{"right key still opens", func() error { _, err := Open(dir, m, testPlan(""), clk.Now); return err }, nil},

@@ -35,14 +35,17 @@ type keyEnvelope struct {
 
 const envelopeAlg = "A256GCM-envelope"
 
-// keyStore keeps encrypted keys and PEM certificates in one directory.
+// keyStore keeps encrypted keys and PEM certificates in a Storage.
 type keyStore struct {
-	dir    string
+	fs     Storage
 	master MasterKey
 }
 
-func (k keyStore) keyPath(name string) string  { return filepath.Join(k.dir, "keys", name+".key.json") }
-func (k keyStore) certPath(name string) string { return filepath.Join(k.dir, "certs", name+".pem") }
+func keyRecord(name string) string  { return "keys/" + name + ".key.json" }
+func certRecord(name string) string { return "certs/" + name + ".pem" }
+
+func (k keyStore) keyPath(name string) string  { return k.fs.Describe(keyRecord(name)) }
+func (k keyStore) certPath(name string) string { return k.fs.Describe(certRecord(name)) }
 
 func gcm(key []byte) (cipher.AEAD, error) {
 	b, err := aes.NewCipher(key)
@@ -99,14 +102,14 @@ func (k keyStore) saveKey(name string, key crypto.Signer) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(k.keyPath(name), data, 0o600)
+	return k.fs.Write(keyRecord(name), data)
 }
 
 // loadKey reads and decrypts a key; it fails with ErrWrongMasterKey when the
 // key was written under another master key.
 func (k keyStore) loadKey(name string) (crypto.Signer, error) {
 	path := k.keyPath(name)
-	data, err := os.ReadFile(path)
+	data, err := k.fs.Read(keyRecord(name))
 	if err != nil {
 		return nil, fmt.Errorf("pki: reading key %s: %w", path, err)
 	}
@@ -144,13 +147,13 @@ func (k keyStore) loadKey(name string) (crypto.Signer, error) {
 // saveCert writes a certificate as PEM. Certificates are public, but the
 // directory is private, so 0600 costs nothing and keeps the tree uniform.
 func (k keyStore) saveCert(name string, c *x509.Certificate) error {
-	return writeFileAtomic(k.certPath(name), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}), 0o600)
+	return k.fs.Write(certRecord(name), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))
 }
 
 // loadCert returns nil, nil when the certificate does not exist.
 func (k keyStore) loadCert(name string) (*x509.Certificate, error) {
 	path := k.certPath(name)
-	data, err := os.ReadFile(path)
+	data, err := k.fs.Read(certRecord(name))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
