@@ -12,7 +12,9 @@ import (
 type Keys struct{ ks keyStore }
 
 // NewKeys returns the key store in dir, encrypted under master.
-func NewKeys(dir string, master MasterKey) *Keys { return &Keys{keyStore{fs: dirStorage{dir}, master: master}} }
+func NewKeys(dir string, master MasterKey) *Keys {
+	return &Keys{keyStore{fs: dirStorage{dir}, master: master}}
+}
 
 // NewKeysIn returns the key store kept in s, encrypted under master.
 func NewKeysIn(s Storage, master MasterKey) *Keys { return &Keys{keyStore{fs: s, master: master}} }
