@@ -220,3 +220,28 @@ func hasDuplicates(s []string) bool {
 	}
 	return false
 }
+
+// TestChallengeResourceVerification (A.14 item 2): the SDK's resource check passes
+// unchanged for a vault under the challenge's domain, and for a vault addressed by IP
+// only with DisableChallengeResourceVerification.
+func TestChallengeResourceVerification(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	ctx := context.Background()
+	byIP := func(disable bool) error {
+		c, err := azsecrets.NewClient("https://127.0.0.1", credential{h, adminOID}, &azsecrets.ClientOptions{ClientOptions: h.clientOptions(), DisableChallengeResourceVerification: disable})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.SetSecret(ctx, "by-ip", azsecrets.SetSecretParameters{Value: to.Ptr("v")}, nil)
+		return err
+	}
+	if err := byIP(false); err == nil || !strings.Contains(err.Error(), "challenge resource") {
+		t.Errorf("a vault at 127.0.0.1 without the option: %v, want the SDK's resource mismatch", err)
+	}
+	if err := byIP(true); err != nil {
+		t.Errorf("a vault at 127.0.0.1 with DisableChallengeResourceVerification: %v", err)
+	}
+	if _, err := h.secrets(adminOID).GetSecret(ctx, "by-ip", "", nil); err != nil {
+		t.Errorf("the vault under its domain, no option: %v", err)
+	}
+}
