@@ -72,6 +72,17 @@ Stop with Ctrl-C (or SIGTERM): servers shut down gracefully.`,
 					return err
 				}
 			}
+			if cfg.Renew.Enabled && v != nil {
+				// The first issues can take a while (DNS propagation): in the background.
+				go func() {
+					svc, err := startRenew(cmd.Context(), cfg, st, "https://"+v.addr.String(), "http://"+r.metaAddr.String(), v.caPEM, r.clock.Now, log)
+					if err != nil {
+						log.Error("the renewal service did not start", "err", err)
+						return
+					}
+					svc.Run(cmd.Context())
+				}()
+			}
 			printWelcome(cmd.OutOrStdout(), cfg, r, v)
 			err = <-r.done
 			if v != nil {

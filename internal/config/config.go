@@ -35,6 +35,8 @@ type Config struct {
 	Store StoreConfig `yaml:"store" json:"store"`
 	// Vault is the Key Vault-compatible vault (docs/vault.md).
 	Vault VaultConfig `yaml:"vault" json:"vault"`
+	// Renew is the ACME renewal service (docs/renew.md).
+	Renew RenewConfig `yaml:"renew" json:"renew"`
 	// TimeTravel lets the control API move the service's clock forward (POST
 	// /admin/clock), so scheduled events, documents and planned Sub CA rotations can be
 	// tested without waiting. Never in production: the PKI would issue and persist
@@ -127,6 +129,71 @@ type VaultIssuerConfig struct {
 	Authority string `yaml:"authority" json:"authority"`
 }
 
+// RenewConfig is the ACME renewal service: one ACME account, the DNS providers that
+// answer DNS-01, the certificates to keep current and the webhooks to tell.
+type RenewConfig struct {
+	// Enabled runs the service inside `tegata up` (it needs a directory).
+	Enabled bool `yaml:"enabled" json:"enabled"`
+	// Directory is the CA's ACME directory URL, e.g.
+	// https://acme-v02.api.letsencrypt.org/directory.
+	Directory string `yaml:"directory" json:"directory"`
+	// Email is the account's contact address.
+	Email string `yaml:"email" json:"email"`
+	// CAFile adds a CA certificate (PEM) that the directory's TLS chains to (a private CA).
+	CAFile string `yaml:"ca_file" json:"ca_file"`
+	// EABKeyID and EABHMACKey bind the account to an external account (ZeroSSL,
+	// Google Trust Services, ...). HS256.
+	EABKeyID   string `yaml:"eab_key_id" json:"eab_key_id"`
+	EABHMACKey string `yaml:"eab_hmac_key" json:"-"`
+	// Tick is the time between renewal decisions (1m to 60m).
+	Tick time.Duration `yaml:"tick" json:"tick"`
+	// Resolvers are asked for the challenge records before answering (host:port);
+	// empty: every authoritative name server of the zone.
+	Resolvers []string `yaml:"resolvers" json:"resolvers"`
+	// PropagationTimeout bounds the wait for a record to be visible.
+	PropagationTimeout time.Duration `yaml:"propagation_timeout" json:"propagation_timeout"`
+	// HTTP01Listen is where http-01 challenges are answered.
+	HTTP01Listen string `yaml:"http01_listen" json:"http01_listen"`
+	// DNSProviders are named instances: type is a provider name (rfc2136,
+	// cloudflare, azuredns, route53, gcloud, httpreq, exec, challtestsrv) and
+	// config its keys (docs/renew.md).
+	DNSProviders []DNSProviderConfig `yaml:"dns_providers" json:"dns_providers"`
+	// Certificates are kept current in the vault.
+	Certificates []CertificateConfig `yaml:"certificates" json:"certificates"`
+	// Webhooks are told of issues, renewals, failures and expiry warnings.
+	Webhooks []WebhookConfig `yaml:"webhooks" json:"webhooks"`
+}
+
+// DNSProviderConfig is one DNS provider instance.
+type DNSProviderConfig struct {
+	Name   string            `yaml:"name" json:"name"`
+	Type   string            `yaml:"type" json:"type"`
+	Config map[string]string `yaml:"config" json:"-"`
+}
+
+// CertificateConfig is one managed certificate.
+type CertificateConfig struct {
+	Name        string   `yaml:"name" json:"name"`
+	DNSNames    []string `yaml:"dns_names" json:"dns_names"`
+	KeyType     string   `yaml:"key_type" json:"key_type"`
+	KeySize     int      `yaml:"key_size" json:"key_size"`
+	Curve       string   `yaml:"curve" json:"curve"`
+	ReuseKey    bool     `yaml:"reuse_key" json:"reuse_key"`
+	DNSProvider string   `yaml:"dns_provider" json:"dns_provider"`
+	DNSAlias    string   `yaml:"dns_alias" json:"dns_alias"`
+	HTTP01      bool     `yaml:"http01" json:"http01"`
+	Profile     string   `yaml:"profile" json:"profile"`
+	// PreferredChain picks the alternate chain whose top issuer has this common name.
+	PreferredChain string `yaml:"preferred_chain" json:"preferred_chain"`
+}
+
+// WebhookConfig is one webhook.
+type WebhookConfig struct {
+	URL string `yaml:"url" json:"-"`
+	// Format is auto (by host), tegata, slack or teams.
+	Format string `yaml:"format" json:"format"`
+}
+
 // LogConfig selects log level and format.
 type LogConfig struct {
 	Level  string `yaml:"level" json:"level"`   // debug, info, warn, error
@@ -152,6 +219,7 @@ func Default() Config {
 			Enabled: true, Listen: "127.0.0.1:8256", Name: "kv1", Domain: "vault.azure.net",
 			RecoverableDays: 90, PFXEncoding: "legacy",
 		},
+		Renew: RenewConfig{Tick: 15 * time.Minute, PropagationTimeout: 2 * time.Minute, HTTP01Listen: "127.0.0.1:8280"},
 
 		MemoryLimit: "auto",
 	}
@@ -345,6 +413,12 @@ func (c *Config) Validate() error {
 	if c.Vault.PFXEncoding != "legacy" && c.Vault.PFXEncoding != "modern" {
 		return fmt.Errorf("vault.pfx_encoding: %q: use legacy or modern", c.Vault.PFXEncoding)
 	}
+	if c.Renew.Tick < time.Minute || c.Renew.Tick > time.Hour {
+		return fmt.Errorf("renew.tick: %s: use 1m to 60m (default 15m)", c.Renew.Tick)
+	}
+	if c.Renew.Enabled && c.Renew.Directory == "" {
+		return fmt.Errorf("renew.directory: empty with renew.enabled: give the CA's ACME directory URL")
+	}
 	if (c.Vault.TLSCertFile == "") != (c.Vault.TLSKeyFile == "") {
 		return fmt.Errorf("vault.tls_cert_file and vault.tls_key_file: give both or neither")
 	}
@@ -352,11 +426,14 @@ func (c *Config) Validate() error {
 }
 
 // YAML renders the effective configuration, as `tegata config print` shows it.
+// Secrets (the EAB key, DNS provider credentials, webhook URLs, which often embed a
+// token) are shown as "(set)".
 func (c *Config) YAML() ([]byte, error) {
+	shown := c.redacted()
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
-	if err := enc.Encode(c); err != nil {
+	if err := enc.Encode(&shown); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), enc.Close()
@@ -377,4 +454,26 @@ func ParseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("%q is not a size", s)
 	}
 	return n * mult, nil
+}
+
+// redacted is a copy of c with secrets replaced by "(set)".
+func (c *Config) redacted() Config {
+	out := *c
+	const set = "(set)"
+	if out.Renew.EABHMACKey != "" {
+		out.Renew.EABHMACKey = set
+	}
+	out.Renew.DNSProviders = append([]DNSProviderConfig(nil), c.Renew.DNSProviders...)
+	for i, p := range out.Renew.DNSProviders {
+		m := map[string]string{}
+		for k := range p.Config {
+			m[k] = set
+		}
+		out.Renew.DNSProviders[i].Config = m
+	}
+	out.Renew.Webhooks = append([]WebhookConfig(nil), c.Renew.Webhooks...)
+	for i := range out.Renew.Webhooks {
+		out.Renew.Webhooks[i].URL = set
+	}
+	return out
 }

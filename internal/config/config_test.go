@@ -93,3 +93,27 @@ func TestYAMLRoundTrip(t *testing.T) {
 		t.Fatalf("round trip changed the configuration:\n%s", b)
 	}
 }
+
+// TestPrintRedactsSecrets: config print never shows the EAB key, DNS provider
+// credentials or webhook URLs.
+func TestPrintRedactsSecrets(t *testing.T) {
+	c := Default()
+	c.Renew.EABHMACKey = "eab-secret-value"
+	c.Renew.DNSProviders = []DNSProviderConfig{{Name: "cf", Type: "cloudflare", Config: map[string]string{"apiToken": "cf-secret-token"}}}
+	c.Renew.Webhooks = []WebhookConfig{{URL: "https://hooks.slack.com/services/T000/B000/slack-secret"}}
+	b, err := c.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"eab-secret-value", "cf-secret-token", "slack-secret"} {
+		if strings.Contains(string(b), secret) {
+			t.Errorf("config print shows %q", secret)
+		}
+	}
+	if !strings.Contains(string(b), "apiToken: (set)") {
+		t.Errorf("the provider's keys are not listed as set:\n%s", b)
+	}
+	if c.Renew.DNSProviders[0].Config["apiToken"] != "cf-secret-token" {
+		t.Error("redacting changed the configuration itself")
+	}
+}

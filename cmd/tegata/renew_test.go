@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tegata-project/tegata/internal/certkit"
+	"github.com/tegata-project/tegata/internal/testenv"
+)
+
+// TestRenewalServiceInUp: `tegata up` with a renew section issues the configured
+// certificate from Pebble (DNS-01 through pebble-challtestsrv) into its own vault, with
+// the key generated in the vault; `tegata renew list` shows it; the secret behind it is
+// a key pair for the configured names.
+func TestRenewalServiceInUp(t *testing.T) {
+	peb := testenv.StartPebble(t, testenv.PebbleOptions{})
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "pebble-tls.pem")
+	os.WriteFile(ca, peb.TLSRootPEM, 0o600)
+	conf := filepath.Join(dir, "tegata.yaml")
+	os.WriteFile(conf, []byte(fmt.Sprintf(`renew:
+  enabled: true
+  directory: %s
+  ca_file: %s
+  resolvers: [%q]
+  propagation_timeout: 10s
+  tick: 1m
+  dns_providers:
+    - name: test-dns
+      type: challtestsrv
+      config:
+        url: %s
+  certificates:
+    - dns_names: [www.example.test, example.test]
+      dns_provider: test-dns
+`, peb.DirectoryURL, ca, peb.DNSAddr, peb.ChallTestSrvURL)), 0o600)
+	p := startUpIn(t, filepath.Join(dir, "data"), []string{"LEGO_DISABLE_CNAME_SUPPORT=true"}, "--config", conf)
+
+	var list []struct {
+		Name      string
+		Issued    int
+		ExpiresOn time.Time
+		LastError string
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out := p.must(t, `tegata --config `+conf+` --data-dir `+p.data+` renew list --output json`)
+		if err := json.Unmarshal([]byte(out), &list); err != nil {
+			t.Fatalf("renew list --output json: %v: %s", err, out)
+		}
+		if len(list) == 1 && (list[0].Issued > 0 || list[0].LastError != "") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if len(list) != 1 || list[0].Name != "www-example-test" || list[0].Issued != 1 || list[0].LastError != "" || list[0].ExpiresOn.Before(time.Now()) {
+		t.Fatalf("renew list: %+v", list)
+	}
+	secrets, _ := vaultClients(t, p)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sec, err := secrets.GetSecret(ctx, "www-example-test", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mat, err := certkit.ParseImport([]byte(*sec.Value), "", *sec.ContentType, false)
+	if err != nil {
+		t.Fatalf("the issued certificate's secret: %v", err)
+	}
+	if names := strings.Join(mat.Chain[0].DNSNames, ","); !strings.Contains(names, "www.example.test") || !strings.Contains(names, "example.test") {
+		t.Errorf("issued for %s", names)
+	}
+}

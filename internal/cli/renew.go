@@ -1,0 +1,209 @@
+package cli
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/spf13/cobra"
+
+	"github.com/tegata-project/tegata/internal/config"
+	"github.com/tegata-project/tegata/internal/pki"
+	"github.com/tegata-project/tegata/internal/renew"
+	"github.com/tegata-project/tegata/internal/renew/acme"
+	"github.com/tegata-project/tegata/internal/renew/dnsprov"
+	"github.com/tegata-project/tegata/internal/renew/notify"
+	"github.com/tegata-project/tegata/internal/renew/schedule"
+	"github.com/tegata-project/tegata/internal/store"
+)
+
+func newRenewCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "renew",
+		Short: "The ACME renewal service: keep the vault's certificates current",
+		Long: `The renewal service issues the certificates listed in renew.certificates from an ACME CA
+(Let's Encrypt or any RFC 8555 CA) into the vault, with the private key generated inside
+the vault (create, CSR, finalize, merge), and renews them when the CA's renewal window
+(ARI) or two thirds of their lifetime says so. Failures never touch the current
+certificate; they are retried with backoff and reported to renew.webhooks.
+
+See docs/renew.md for the settings.`,
+	}
+	var imdsAddr, vaultURL string
+	run := &cobra.Command{
+		Use:   "run",
+		Short: "Run the renewal service against a running vault",
+		Example: `  tegata renew run --config tegata.yaml
+  tegata renew run --vault https://127.0.0.1:8256 --imds http://127.0.0.1:8254`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(g, nil)
+			if err != nil {
+				return err
+			}
+			if cfg.Renew.Directory == "" {
+				return &exitError{code: 2, err: errors.New("configuration: renew.directory is empty: give the CA's ACME directory URL")}
+			}
+			log := newLogger(cfg.Log, os.Stderr)
+			st, err := openStore(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			svc, err := startRenew(cmd.Context(), cfg, st, vaultURL, imdsAddr, filepath.Join(cfg.DataDir, pki.TLSCAFile), time.Now, log)
+			if err != nil {
+				return err
+			}
+			svc.Run(cmd.Context())
+			return nil
+		},
+	}
+	run.Flags().StringVar(&vaultURL, "vault", "", "vault URL (default https://<vault.listen>)")
+	run.Flags().StringVar(&imdsAddr, "imds", "", "metadata service giving the managed-identity token (default http://<imds.listen>)")
+
+	list := &cobra.Command{
+		Use:     "list",
+		Short:   "List the managed certificates: expiry, next renewal, last error",
+		Example: "  tegata renew list\n  tegata renew list --output json | jq '.[] | select(.lastError)'",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withStore(g, cmd, func(ctx context.Context, cfg config.Config, st store.Store) error {
+				list, err := renew.Stored(ctx, st, schedule.DefaultPolicy(), time.Now())
+				if err != nil {
+					return err
+				}
+				if g.output == "json" {
+					return printJSON(cmd.OutOrStdout(), list)
+				}
+				tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NAME\tEXPIRES\tNEXT RENEWAL\tISSUED\tLAST ERROR")
+				for _, s := range list {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", s.Name, fmtTime(&s.NotAfter), fmtTime(&s.NextRenewal), s.Issued, s.LastError)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	addOutputFlag(list, g)
+	cmd.AddCommand(run, list)
+	return cmd
+}
+
+// startRenew builds the renewal service for the vault at vaultURL (tegata's own by
+// default), authenticating with the managed-identity token of the metadata service
+// at imdsAddr, and adds the configured certificates that it does not manage yet
+// (issuing them now).
+func startRenew(ctx context.Context, cfg config.Config, st store.Store, vaultURL, imdsAddr, caFile string, clock func() time.Time, log *slog.Logger) (*renew.Service, error) {
+	rc := cfg.Renew
+	if vaultURL == "" {
+		vaultURL = "https://" + cfg.Vault.Listen
+	}
+	if imdsAddr == "" {
+		imdsAddr = "http://" + cfg.IMDS.Listen
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if b, err := os.ReadFile(caFile); err == nil {
+		pool.AppendCertsFromPEM(b)
+	}
+	vaultClient := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	u, err := url.Parse(vaultURL)
+	if err != nil || u.Scheme != "https" {
+		return nil, &exitError{code: 2, err: fmt.Errorf("vault URL %q: give an https URL", vaultURL)}
+	}
+	byIP := net.ParseIP(u.Hostname()) != nil || u.Hostname() == "localhost"
+	kv, err := renew.NewVault(vaultURL, &imdsCredential{imds: imdsAddr}, azcore.ClientOptions{Transport: vaultClient, Retry: policy.RetryOptions{MaxRetries: 2}}, byIP)
+	if err != nil {
+		return nil, err
+	}
+	caPool, err := x509.SystemCertPool()
+	if err != nil {
+		caPool = x509.NewCertPool()
+	}
+	if rc.CAFile != "" {
+		b, err := os.ReadFile(rc.CAFile)
+		if err != nil {
+			return nil, &exitError{code: 2, err: fmt.Errorf("configuration: renew.ca_file: %w", err)}
+		}
+		caPool.AppendCertsFromPEM(b)
+	}
+	acmeHTTP := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: caPool, MinVersion: tls.VersionTLS12}}}
+	acfg := acme.Config{DirectoryURL: rc.Directory, Account: acme.Account{Email: rc.Email}, HTTPClient: acmeHTTP, UserAgent: "tegata/" + Version}
+	if rc.EABKeyID != "" {
+		acfg.EAB = &acme.EAB{KeyID: rc.EABKeyID, HMACBase64: rc.EABHMACKey}
+	}
+	client, err := kv.Account(ctx, acfg)
+	if err != nil {
+		return nil, fmt.Errorf("ACME account at %s: %w", rc.Directory, err)
+	}
+	providers := map[string]dnsprov.Provider{}
+	for i, p := range rc.DNSProviders {
+		if p.Name == "" {
+			return nil, &exitError{code: 2, err: fmt.Errorf("configuration: renew.dns_providers[%d].name is empty", i)}
+		}
+		prov, err := dnsprov.New(p.Type, p.Config)
+		if err != nil {
+			return nil, &exitError{code: 2, err: fmt.Errorf("configuration: renew.dns_providers[%d] (%s): %w", i, p.Name, err)}
+		}
+		providers[p.Name] = prov
+	}
+	var notifier *notify.Notifier
+	if len(rc.Webhooks) > 0 {
+		var hooks []notify.Webhook
+		for i, w := range rc.Webhooks {
+			f, err := notify.ParseFormat(w.Format)
+			if err != nil {
+				return nil, &exitError{code: 2, err: fmt.Errorf("configuration: renew.webhooks[%d].format: %w", i, err)}
+			}
+			hooks = append(hooks, notify.Webhook{URL: w.URL, Format: f})
+		}
+		if notifier, err = notify.New(notify.Options{Webhooks: hooks, Instance: "tegata", Logger: log}); err != nil {
+			return nil, &exitError{code: 2, err: fmt.Errorf("configuration: renew.webhooks: %w", err)}
+		}
+	}
+	svc, err := renew.New(renew.Options{
+		Instance: "tegata", Vault: kv, ACME: client, DNS: providers,
+		DNS01:         acme.DNS01{Resolvers: rc.Resolvers, PropagationTimeout: rc.PropagationTimeout},
+		HTTP01Address: rc.HTTP01Listen, Store: st, Notifier: notifier, Tick: rc.Tick, Clock: clock, Log: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	managed, err := renew.Stored(ctx, st, schedule.DefaultPolicy(), clock())
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, m := range managed {
+		have[m.Name] = true
+	}
+	for i, c := range rc.Certificates {
+		d := renew.Definition{Name: c.Name, DNSNames: c.DNSNames, KeyType: c.KeyType, KeySize: c.KeySize, Curve: c.Curve, ReuseKey: c.ReuseKey,
+			DNSProvider: c.DNSProvider, DNSAlias: c.DNSAlias, HTTP01: c.HTTP01, Profile: c.Profile, PreferredChain: c.PreferredChain}
+		if err := d.Validate(); err != nil {
+			return nil, &exitError{code: 2, err: fmt.Errorf("configuration: renew.certificates[%d].%w", i, err)}
+		}
+		if have[d.Name] {
+			continue
+		}
+		if _, err := svc.Add(ctx, d); err != nil {
+			log.Warn("renew: first issue failed; it is retried on the schedule", "certificate", d.Name, "err", err)
+		}
+	}
+	log.Info("renewal service running", "directory", rc.Directory, "vault", vaultURL, "certificates", len(rc.Certificates))
+	return svc, nil
+}

@@ -1,0 +1,166 @@
+package renew
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tegata-project/tegata/internal/renew/acme"
+	"github.com/tegata-project/tegata/internal/renew/notify"
+	"github.com/tegata-project/tegata/internal/renew/schedule"
+	"github.com/tegata-project/tegata/internal/store"
+)
+
+// Status is what the service reports about one certificate.
+type Status struct {
+	Name        string    `json:"name"`
+	DNSNames    []string  `json:"dnsNames"`
+	Version     string    `json:"version,omitempty"`
+	Serial      string    `json:"serial,omitempty"`
+	NotBefore   time.Time `json:"notBefore,omitzero"`
+	NotAfter    time.Time `json:"expiresOn,omitzero"`
+	NextRenewal time.Time `json:"nextRenewal,omitzero"`
+	Basis       string    `json:"renewalBasis,omitempty"`
+	Issued      int       `json:"issued"`
+	LastError   string    `json:"lastError,omitempty"`
+	LastErrorAt time.Time `json:"lastErrorAt,omitzero"`
+	Disabled    bool      `json:"disabled,omitempty"`
+}
+
+func (s *Service) status(r *record) Status {
+	d := s.o.Policy.Decide(r.State, s.o.Clock(), nil)
+	st := Status{
+		Name: r.Definition.Name, DNSNames: r.Definition.DNSNames, Version: r.Version, Serial: r.Serial,
+		NotBefore: r.State.NotBefore, NotAfter: r.State.NotAfter, Issued: r.Issued,
+		LastError: r.LastError, LastErrorAt: r.LastErrorAt, Disabled: r.Definition.Disabled,
+		NextRenewal: d.RenewAt, Basis: string(d.Basis),
+	}
+	if !d.RetryAt.IsZero() && d.RetryAt.After(st.NextRenewal) {
+		st.NextRenewal = d.RetryAt
+	}
+	return st
+}
+
+// List reports every managed certificate, sorted by name.
+func (s *Service) List(ctx context.Context) ([]Status, error) {
+	return Stored(ctx, s.o.Store, s.o.Policy, s.o.Clock())
+}
+
+// Stored reports the certificates managed in st as of now, sorted by name,
+// without a running service (for `tegata renew list`).
+func Stored(ctx context.Context, st store.Store, p schedule.Policy, now time.Time) ([]Status, error) {
+	names, err := st.Blobs(ctx, recordPrefix)
+	if err != nil {
+		return nil, err
+	}
+	tmp := &Service{o: Options{Store: st, Policy: p, Clock: func() time.Time { return now }}}
+	out := make([]Status, 0, len(names))
+	for _, n := range names {
+		r, err := tmp.load(ctx, strings.TrimPrefix(n, recordPrefix))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, tmp.status(r))
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Pass runs one decision pass: it polls ARI where due, raises alerts, and
+// renews every certificate that is due (concurrently, within the limits). It
+// returns how many renewals it started.
+func (s *Service) Pass(ctx context.Context) (int, error) {
+	names, err := s.o.Store.Blobs(ctx, recordPrefix)
+	if err != nil {
+		return 0, err
+	}
+	var wg sync.WaitGroup
+	started := 0
+	for _, n := range names {
+		r, err := s.load(ctx, strings.TrimPrefix(n, recordPrefix))
+		if err != nil {
+			s.o.Log.Error("renew: skipping an unreadable record", "record", n, "err", err)
+			continue
+		}
+		now := s.o.Clock()
+		s.rndMu.Lock()
+		d := s.o.Policy.Decide(r.State, now, s.rnd)
+		s.rndMu.Unlock()
+		r.State = d.State
+		if d.PollARI {
+			s.pollARI(ctx, r, now)
+		}
+		for _, a := range d.Alerts {
+			s.alert(ctx, r, a, now)
+		}
+		if err := s.save(ctx, r); err != nil {
+			return started, err
+		}
+		if !d.RenewNow {
+			continue
+		}
+		started++
+		wg.Add(1)
+		go func(r *record, jitter time.Duration) {
+			defer wg.Done()
+			if s.o.Sleep(ctx, jitter) != nil {
+				return
+			}
+			s.attempt(ctx, r, false)
+		}(r, d.Jitter)
+	}
+	wg.Wait()
+	return started, nil
+}
+
+func (s *Service) pollARI(ctx context.Context, r *record, now time.Time) {
+	cur, err := s.o.Vault.current(ctx, r.Definition.Name)
+	if err != nil || cur == nil {
+		r.State = r.State.ARIFailed(now, 0)
+		return
+	}
+	info, err := s.o.ACME.RenewalInfo(ctx, cur.Leaf, nil)
+	if errors.Is(err, acme.ErrNoARI) {
+		r.State.ARI.Advertised = false
+		return
+	}
+	if err != nil {
+		r.State = r.State.ARIFailed(now, acme.RetryAfter(err))
+		s.o.Log.Warn("renew: ARI poll failed", "certificate", r.Definition.Name, "err", err)
+		return
+	}
+	s.rndMu.Lock()
+	st, err := r.State.ObserveARI(schedule.RenewalInfo{Window: schedule.Window{Start: info.Start, End: info.End}, ExplanationURL: info.ExplanationURL, RetryAfter: info.RetryAfter}, now, s.rnd)
+	s.rndMu.Unlock()
+	r.State = st
+	if err != nil {
+		s.o.Log.Warn("renew: the CA's renewal window is invalid; keeping the previous one", "certificate", r.Definition.Name, "err", err)
+	}
+}
+
+func (s *Service) alert(ctx context.Context, r *record, a schedule.Alert, now time.Time) {
+	s.o.Log.Warn("renew: "+string(a), "certificate", r.Definition.Name, "expires", r.State.NotAfter, "last_error", r.LastError)
+	if s.o.Notifier != nil {
+		s.o.Notifier.Send(ctx, notify.Event{Type: notify.EventType(a), Certificate: r.Definition.Name, Vault: s.o.Vault.URL,
+			Names: r.Definition.DNSNames, NotAfter: r.State.NotAfter, Error: r.LastError, Time: now})
+	}
+}
+
+// Run makes a pass every Tick until ctx ends.
+func (s *Service) Run(ctx context.Context) {
+	t := time.NewTicker(s.o.Tick)
+	defer t.Stop()
+	for {
+		if _, err := s.Pass(ctx); err != nil && ctx.Err() == nil {
+			s.o.Log.Error("renew: decision pass failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

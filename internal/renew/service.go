@@ -1,0 +1,296 @@
+package renew
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tegata-project/tegata/internal/renew/acme"
+	"github.com/tegata-project/tegata/internal/renew/dnsprov"
+	"github.com/tegata-project/tegata/internal/renew/notify"
+	"github.com/tegata-project/tegata/internal/renew/schedule"
+	"github.com/tegata-project/tegata/internal/store"
+)
+
+// Options configure a Service.
+type Options struct {
+	// Instance names this service in the tags it writes (B.4).
+	Instance string
+	Vault    *Vault
+	ACME     *acme.Client
+	// DNS are the DNS-01 provider instances definitions name.
+	DNS map[string]dnsprov.Provider
+	// DNS01 is the template for DNS-01 solving (resolvers, timeouts); Provider
+	// and Alias are filled per certificate.
+	DNS01 acme.DNS01
+	// HTTP01Address is where http-01 challenges are answered (host:port).
+	HTTP01Address string
+	// Store keeps definitions and renewal state.
+	Store    store.Store
+	Notifier *notify.Notifier // nil: no webhooks
+	Policy   schedule.Policy
+	Limits   schedule.Limits
+	// Tick is the time between decision passes (default 15 minutes, 1-60).
+	Tick  time.Duration
+	Clock func() time.Time
+	// Sleep waits out a renewal's jitter; nil means a real timer. Tests on an
+	// injected clock make it return at once.
+	Sleep func(ctx context.Context, d time.Duration) error
+	Log   *slog.Logger
+}
+
+// A Service keeps the certificates it manages current.
+type Service struct {
+	o       Options
+	limiter *schedule.Limiter
+	rnd     *rand.Rand
+	rndMu   sync.Mutex
+
+	mu      sync.Mutex
+	running map[string]bool // names with an attempt in flight
+}
+
+// record is what the service keeps per certificate, in the store under
+// renew/certs/<name>.
+type record struct {
+	Definition  Definition     `json:"definition"`
+	State       schedule.State `json:"state"`
+	Version     string         `json:"version,omitempty"`
+	CertID      string         `json:"certId,omitempty"`
+	Serial      string         `json:"serial,omitempty"`
+	LastError   string         `json:"lastError,omitempty"`
+	LastErrorAt time.Time      `json:"lastErrorAt,omitzero"`
+	Issued      int            `json:"issued"`
+}
+
+const recordPrefix = "renew/certs/"
+
+// New returns a Service.
+func New(o Options) (*Service, error) {
+	if o.Vault == nil || o.ACME == nil || o.Store == nil {
+		return nil, errors.New("renew: a vault, an ACME client and a store are required")
+	}
+	if o.Tick == 0 {
+		o.Tick = 15 * time.Minute
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Sleep == nil {
+		o.Sleep = func(ctx context.Context, d time.Duration) error {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	if o.Limits == (schedule.Limits{}) {
+		o.Limits = schedule.Limits{PerAccount: 4, PerProvider: 2, PerSequentialProvider: 1}
+	}
+	if o.Policy == (schedule.Policy{}) {
+		o.Policy = schedule.DefaultPolicy()
+	}
+	return &Service{o: o, limiter: schedule.NewLimiter(o.Limits), rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x7e6a7a)), running: map[string]bool{}}, nil
+}
+
+func (s *Service) load(ctx context.Context, name string) (*record, error) {
+	b, err := s.o.Store.Blob(ctx, recordPrefix+strings.ToLower(name))
+	if err != nil {
+		return nil, err
+	}
+	var r record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("renew: stored record of %s is unreadable: %w", name, err)
+	}
+	return &r, nil
+}
+
+func (s *Service) save(ctx context.Context, r *record) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return s.o.Store.PutBlob(ctx, recordPrefix+strings.ToLower(r.Definition.Name), b)
+}
+
+// Add starts managing d and issues its first certificate now (or adopts the
+// vault's current one when it is fresh). It returns the issue's error, if any;
+// the definition is kept either way and retried by the schedule.
+func (s *Service) Add(ctx context.Context, d Definition) (Status, error) {
+	if err := d.Validate(); err != nil {
+		return Status{}, err
+	}
+	if !d.HTTP01 && s.o.DNS[d.DNSProvider] == nil {
+		return Status{}, fmt.Errorf("dnsProviderName: %q is not a configured DNS provider (have: %s)", d.DNSProvider, strings.Join(s.providerNames(), ", "))
+	}
+	if _, err := s.load(ctx, d.Name); err == nil {
+		return Status{}, fmt.Errorf("certificateName: %s is already managed; renew it, or remove it first", d.Name)
+	}
+	r := &record{Definition: d, State: schedule.State{Enabled: !d.Disabled}}
+	if err := s.save(ctx, r); err != nil {
+		return Status{}, err
+	}
+	err := s.attempt(ctx, r, true)
+	return s.status(r), err
+}
+
+func (s *Service) providerNames() []string {
+	var names []string
+	for n := range s.o.DNS {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Renew renews name now, whatever its schedule says.
+func (s *Service) Renew(ctx context.Context, name string) (Status, error) {
+	r, err := s.load(ctx, name)
+	if err != nil {
+		return Status{}, fmt.Errorf("%s is not a managed certificate: %w", name, err)
+	}
+	err = s.attempt(ctx, r, true)
+	return s.status(r), err
+}
+
+// attempt runs one issuance for r (unless one is already in flight) and
+// records the outcome; the vault's current version is never touched on failure.
+func (s *Service) attempt(ctx context.Context, r *record, first bool) error {
+	name := strings.ToLower(r.Definition.Name)
+	s.mu.Lock()
+	if s.running[name] {
+		s.mu.Unlock()
+		return fmt.Errorf("%s: a renewal is already in progress", r.Definition.Name)
+	}
+	s.running[name] = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.running, name)
+		s.mu.Unlock()
+	}()
+	release, err := s.limiter.Acquire(ctx, schedule.Slot{Account: s.o.ACME.Account().URI, Provider: r.Definition.DNSProvider})
+	if err != nil {
+		return err
+	}
+	defer release()
+
+	renewal := r.Version != ""
+	err = s.issue(ctx, r)
+	now := s.o.Clock()
+	ev := notify.Event{Certificate: r.Definition.Name, Vault: s.o.Vault.URL, Names: r.Definition.DNSNames, Time: now, ACMEEndpoint: s.endpoint()}
+	if err != nil {
+		class := classify(err)
+		r.State = r.State.Failed(now, class, acme.RetryAfter(err))
+		r.LastError, r.LastErrorAt = err.Error(), now
+		s.o.Log.Warn("renewal failed; the current certificate stays", "certificate", r.Definition.Name, "class", class, "err", err)
+		ev.Type, ev.Error = notify.EventFailed, err.Error()
+	} else {
+		r.LastError = ""
+		ev.Type, ev.Version, ev.NotAfter = notify.EventIssued, r.Version, r.State.NotAfter
+		if renewal {
+			ev.Type = notify.EventRenewed
+		}
+		s.o.Log.Info("certificate issued", "certificate", r.Definition.Name, "version", r.Version, "not_after", r.State.NotAfter)
+	}
+	if serr := s.save(ctx, r); serr != nil && err == nil {
+		err = fmt.Errorf("the certificate was issued but its state was not saved: %w", serr)
+	}
+	if s.o.Notifier != nil {
+		s.o.Notifier.Send(ctx, ev)
+	}
+	return err
+}
+
+// issue is the flow of B.5: CSR from the vault, order with the CA (replacing
+// the current certificate through ARI), merge, tags.
+func (s *Service) issue(ctx context.Context, r *record) error {
+	d := &r.Definition
+	cur, err := s.o.Vault.current(ctx, d.Name)
+	if err != nil {
+		return err
+	}
+	replaces := ""
+	if cur != nil {
+		replaces, _ = acme.CertID(cur.Leaf)
+	}
+	csr, err := s.o.Vault.beginCSR(ctx, d)
+	if err != nil {
+		return err
+	}
+	order := acme.Order{Names: d.DNSNames, CSR: csr, Profile: d.Profile, ReplacesCertID: replaces, PreferredChain: d.PreferredChain}
+	if d.HTTP01 {
+		order.Solver = acme.HTTP01{Address: s.o.HTTP01Address}
+	} else {
+		dns := s.o.DNS01
+		dns.Provider = s.o.DNS[d.DNSProvider]
+		dns.Alias = d.DNSAlias
+		if dns.Provider == nil {
+			return fmt.Errorf("dnsProviderName: %q is not a configured DNS provider", d.DNSProvider)
+		}
+		order.Solver = dns
+	}
+	cert, err := s.o.ACME.Obtain(ctx, order)
+	if err != nil {
+		// Drop the pending operation (and its key): the next attempt orders afresh.
+		s.o.Vault.abandon(context.WithoutCancel(ctx), d.Name)
+		return err
+	}
+	leaf := cert.Chain[0]
+	certID, _ := acme.CertID(leaf)
+	version, err := s.o.Vault.merge(ctx, d.Name, cert.Chain, map[string]string{"tegata": writeTag(s.o.Instance, s.endpoint(), certID)})
+	if err != nil {
+		return err
+	}
+	r.Version, r.CertID, r.Serial = version, certID, leaf.SerialNumber.Text(16)
+	r.State = r.State.Renewed(leaf.NotBefore, leaf.NotAfter, s.o.Clock())
+	r.Issued++
+	return nil
+}
+
+func (s *Service) endpoint() string {
+	u, err := url.Parse(s.o.ACME.Directory().NewOrderURL)
+	if err != nil {
+		return ""
+	}
+	return u.Host
+}
+
+// classify maps an attempt's error to the scheduler's classes (B.5 Retries).
+func classify(err error) schedule.ErrorClass {
+	switch {
+	case errors.Is(err, acme.ErrRateLimited):
+		return schedule.RateLimited
+	case errors.Is(err, acme.ErrDNS):
+		return schedule.DNS
+	case errors.Is(err, acme.ErrUnauthorized):
+		return schedule.Unauthorized
+	case errors.Is(err, acme.ErrCAA):
+		return schedule.CAA
+	case errors.Is(err, acme.ErrRejectedIdentifier):
+		return schedule.RejectedIdentifier
+	case errors.Is(err, acme.ErrMalformed):
+		return schedule.Malformed
+	case errors.Is(err, acme.ErrCAUnavailable):
+		return schedule.CAUnavailable
+	case errors.Is(err, ErrVault):
+		return schedule.Vault
+	default:
+		return schedule.Other
+	}
+}

@@ -1,0 +1,238 @@
+package renew
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/tegata-project/tegata/internal/certkit"
+	"github.com/tegata-project/tegata/internal/pki"
+	"github.com/tegata-project/tegata/internal/renew/acme"
+	"github.com/tegata-project/tegata/internal/renew/dnsprov"
+	"github.com/tegata-project/tegata/internal/renew/schedule"
+	"github.com/tegata-project/tegata/internal/store"
+	"github.com/tegata-project/tegata/internal/store/sqlite"
+	"github.com/tegata-project/tegata/internal/testenv"
+	"github.com/tegata-project/tegata/internal/vault"
+	"github.com/tegata-project/tegata/internal/vault/auth"
+)
+
+func TestMain(m *testing.M) {
+	os.Setenv("LEGO_DISABLE_CNAME_SUPPORT", "true")
+	acme.SetLogger(slog.New(slog.DiscardHandler))
+	os.Exit(m.Run())
+}
+
+const testTenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+
+// testVault is tegata's vault, in process, over TLS, with a token minter for
+// an administrator.
+type testVault struct {
+	url  string
+	cred azcore.TokenCredential
+	opts azcore.ClientOptions
+	st   store.Store
+}
+
+type minter struct{ key *rsa.PrivateKey }
+
+func (m minter) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: m.key}, (&jose.SignerOptions{}).WithHeader("kid", "k1"))
+	tok, err := jwt.Signed(signer).Claims(map[string]any{
+		"aud": "https://vault.test.example", "iss": "https://sts.windows.net/" + testTenant + "/", "tid": testTenant,
+		"oid": "00000000-0000-0000-0000-0000000000aa", "exp": time.Now().Add(time.Hour).Unix(), "nbf": time.Now().Add(-time.Minute).Unix(),
+	}).Serialize()
+	return azcore.AccessToken{Token: tok, ExpiresOn: time.Now().Add(time.Hour)}, err
+}
+
+func startTestVault(t *testing.T) *testVault {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := sqlite.Open(filepath.Join(dir, "tegata.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	master, _ := pki.NewMasterKey(raw)
+	sealer, _ := vault.NewSealer(master)
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	validator, err := auth.NewValidator(auth.Options{Issuer: "https://sts.windows.net/" + testTenant + "/", Tenant: testTenant, Resources: []string{"https://vault.test.example"},
+		Keys: auth.StaticKeys(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutAssignment(context.Background(), store.Assignment{ID: "a1", Vault: "kv1", Principal: "00000000-0000-0000-0000-0000000000aa", RoleID: "00482a5a-887f-4fb3-b363-3b7fe8e74483", Scope: "/", Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := vault.New(context.Background(), vault.Options{Name: "kv1", Domain: "vault.test.example", Authority: "https://login.microsoftonline.com/" + testTenant,
+		Tokens: validator, Store: st, Sealer: sealer, RecoverableDays: 7, ReadCache: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, ca, err := pki.LocalTLS(dir, master, []string{"127.0.0.1"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(v)
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	srv.StartTLS()
+	t.Cleanup(func() { srv.Close(); v.Close() })
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	return &testVault{url: srv.URL, cred: minter{key}, opts: azcore.ClientOptions{Transport: client, Retry: policy.RetryOptions{MaxRetries: -1}}, st: st}
+}
+
+// newTestService is a renewal service for the test vault, issuing from Pebble by
+// DNS-01 through challtestsrv.
+func newTestService(t *testing.T, peb *testenv.Pebble, tv *testVault, clock func() time.Time) *Service {
+	t.Helper()
+	ctx := context.Background()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	client, err := acme.NewClient(ctx, acme.Config{DirectoryURL: peb.DirectoryURL, Account: acme.Account{Key: key}, HTTPClient: peb.HTTPClient()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prov, err := dnsprov.New("challtestsrv", map[string]string{"url": peb.ChallTestSrvURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := NewVault(tv.url, tv.cred, tv.opts, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{
+		Instance: "test", Vault: kv, ACME: client, DNS: map[string]dnsprov.Provider{"test-dns": prov},
+		DNS01: acme.DNS01{Resolvers: []string{peb.DNSAddr}, PropagationTimeout: 5 * time.Second, PollingInterval: 100 * time.Millisecond},
+		Store: tv.st, Clock: clock, Sleep: func(context.Context, time.Duration) error { return nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestIssueAndRenewIntoVault: a SAN + wildcard certificate is issued from Pebble
+// into tegata's vault with the key generated in the vault; the secret behind it is
+// a working key pair; a renewal replaces it with a new version (ARI replaces),
+// tagged for adoption.
+func TestIssueAndRenewIntoVault(t *testing.T) {
+	peb := testenv.StartPebble(t, testenv.PebbleOptions{})
+	tv := startTestVault(t)
+	now := time.Now()
+	clock := func() time.Time { return now }
+	s := newTestService(t, peb, tv, clock)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+
+	st, err := s.Add(ctx, Definition{DNSNames: []string{"example.test", "*.example.test"}, DNSProvider: "test-dns"})
+	if err != nil {
+		t.Fatalf("first issue: %v", err)
+	}
+	if st.Name != "example-test" || st.Version == "" || st.Issued != 1 || st.NotAfter.IsZero() {
+		t.Fatalf("status after issue: %+v", st)
+	}
+	secrets, _ := azsecrets.NewClient(tv.url, tv.cred, &azsecrets.ClientOptions{ClientOptions: tv.opts, DisableChallengeResourceVerification: true})
+	sec, err := secrets.GetSecret(ctx, "example-test", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mat, err := certkit.ParseImport([]byte(*sec.Value), "", *sec.ContentType, false)
+	if err != nil {
+		t.Fatalf("the certificate's secret is not a key pair: %v", err)
+	}
+	leaf := mat.Chain[0]
+	if len(mat.Chain) < 2 || !strings.Contains(strings.Join(leaf.DNSNames, ","), "*.example.test") {
+		t.Errorf("issued chain of %d, names %v", len(mat.Chain), leaf.DNSNames)
+	}
+	inter := x509.NewCertPool()
+	for _, c := range mat.Chain[1:] {
+		inter.AddCert(c)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: peb.Roots, Intermediates: inter, DNSName: "www.example.test"}); err != nil {
+		t.Errorf("the issued certificate does not chain to Pebble's root: %v", err)
+	}
+	cur, err := s.o.Vault.current(ctx, "example-test")
+	if err != nil || cur == nil {
+		t.Fatal(err)
+	}
+	ad, ok := ReadTags(cur.Tags)
+	if !ok || ad.By != "tegata" || ad.CertID == "" {
+		t.Errorf("tags %v: want the tegata tag with the ARI CertID", cur.Tags)
+	}
+
+	// Nothing is due right after issuance.
+	if n, err := s.Pass(ctx); err != nil || n != 0 {
+		t.Errorf("a pass right after issuance started %d renewals (%v)", n, err)
+	}
+	// Two thirds into the lifetime it is.
+	now = st.NotBefore.Add(st.NotAfter.Sub(st.NotBefore) * 3 / 4)
+	if n, err := s.Pass(ctx); err != nil || n != 1 {
+		t.Fatalf("a pass at 3/4 of the lifetime started %d renewals (%v)", n, err)
+	}
+	list, _ := s.List(ctx)
+	if len(list) != 1 || list[0].Issued != 2 || list[0].Version == st.Version || list[0].Serial == st.Serial || list[0].LastError != "" {
+		t.Fatalf("after the renewal: %+v (before: %+v)", list, st)
+	}
+	cur2, _ := s.o.Vault.current(ctx, "example-test")
+	if cur2.Version == cur.Version {
+		t.Error("the vault holds no new version after the renewal")
+	}
+}
+
+// TestFailedRenewalKeepsCertificate: with DNS answering SERVFAIL, a renewal fails,
+// is recorded with its class and backoff, and the vault's current version stays;
+// once DNS is back, the next attempt succeeds.
+func TestFailedRenewalKeepsCertificate(t *testing.T) {
+	peb := testenv.StartPebble(t, testenv.PebbleOptions{})
+	tv := startTestVault(t)
+	now := time.Now()
+	s := newTestService(t, peb, tv, func() time.Time { return now })
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	st, err := s.Add(ctx, Definition{Name: "web", DNSNames: []string{"web.example.test"}, DNSProvider: "test-dns"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	peb.SetServfail(t, "_acme-challenge.web.example.test")
+	_, err = s.Renew(ctx, "web")
+	if err == nil {
+		t.Fatal("renewal with DNS failing succeeded")
+	}
+	r, _ := s.load(ctx, "web")
+	if r.State.Last.Class != schedule.DNS || r.LastError == "" || r.Version != st.Version {
+		t.Errorf("after the failure: class %q, error %q, version %s (was %s)", r.State.Last.Class, r.LastError, r.Version, st.Version)
+	}
+	cur, _ := s.o.Vault.current(ctx, "web")
+	if cur == nil || cur.Version != st.Version {
+		t.Fatalf("the vault's current version changed after a failed renewal")
+	}
+	peb.ClearServfail(t, "_acme-challenge.web.example.test")
+	if _, err := s.Renew(ctx, "web"); err != nil {
+		t.Fatalf("renewal after DNS recovered: %v", err)
+	}
+	r, _ = s.load(ctx, "web")
+	if r.LastError != "" || r.Version == st.Version || r.Issued != 2 {
+		t.Errorf("after recovery: %+v", r)
+	}
+}
