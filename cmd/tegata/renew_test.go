@@ -62,7 +62,7 @@ func TestRenewalServiceInUp(t *testing.T) {
 	if len(list) != 1 || list[0].Name != "www-example-test" || list[0].Issued != 1 || list[0].LastError != "" || list[0].ExpiresOn.Before(time.Now()) {
 		t.Fatalf("renew list: %+v", list)
 	}
-	secrets, _ := vaultClients(t, p)
+	secrets, _ := vaultClientsWithToken(t, p)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	sec, err := secrets.GetSecret(ctx, "www-example-test", "", nil)

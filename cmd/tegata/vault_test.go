@@ -45,6 +45,8 @@ func (t toIMDS) Do(r *http.Request) (*http.Response, error) {
 
 // vaultClients returns azsecrets and azcertificates clients of p's vault that
 // authenticate with the real ManagedIdentityCredential against p's metadata service.
+// azidentity caches managed-identity tokens for the whole process, so only one test
+// of this binary may use it; others use vaultClientsWithToken.
 func vaultClients(t *testing.T, p *upProcess) (*azsecrets.Client, *azcertificates.Client) {
 	t.Helper()
 	cred, err := azidentity.NewManagedIdentityCredential(&azidentity.ManagedIdentityCredentialOptions{
@@ -53,6 +55,25 @@ func vaultClients(t *testing.T, p *upProcess) (*azsecrets.Client, *azcertificate
 	if err != nil {
 		t.Fatal(err)
 	}
+	return vaultClientsFor(t, p, cred)
+}
+
+// staticToken is a credential holding one token (from p's metadata service).
+type staticToken string
+
+func (s staticToken) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{Token: string(s), ExpiresOn: time.Now().Add(time.Hour)}, nil
+}
+
+// vaultClientsWithToken is vaultClients with a token fetched from p's metadata
+// service by hand, outside azidentity's process-wide cache.
+func vaultClientsWithToken(t *testing.T, p *upProcess) (*azsecrets.Client, *azcertificates.Client) {
+	t.Helper()
+	return vaultClientsFor(t, p, staticToken(imdsToken(t, p.meta)))
+}
+
+func vaultClientsFor(t *testing.T, p *upProcess, cred azcore.TokenCredential) (*azsecrets.Client, *azcertificates.Client) {
+	t.Helper()
 	pemCA, err := os.ReadFile(filepath.Join(p.data, "tls-ca.pem"))
 	if err != nil {
 		t.Fatalf("tegata up wrote no TLS CA: %v", err)

@@ -261,6 +261,7 @@ func (v *Vault) authenticate(rq *request) bool {
 	}
 	who, err := v.opts.Tokens.Validate(rq.r.Context(), token)
 	if err != nil {
+		v.log.Info("vault: bearer token refused", "request_id", rq.id, "reason", err.Error(), "client", rq.r.RemoteAddr)
 		rq.w.Header().Set("WWW-Authenticate", v.challenge)
 		rq.fail(&kvError{Status: http.StatusUnauthorized, Code: "Unauthorized", Message: tokenMessage(err)})
 		return false
