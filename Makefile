@@ -2,7 +2,7 @@
 # what .ci/run calls: it installs what the tests need, then runs every test.
 
 GO ?= go
-DEBIAN_PACKAGES := curl jq iproute2 wrk procps openssl postgresql
+DEBIAN_PACKAGES := curl jq iproute2 wrk procps openssl postgresql nginx acl
 FUZZTIME ?= 20s
 
 .PHONY: all build test test-unit deps fuzz bench vet clean
@@ -53,6 +53,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSubject$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/certkit/
 	$(GO) test -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/vault/auth/
 	$(GO) test -run '^$$' -fuzz '^FuzzServe$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/vault/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSettings$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/agent/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRetryAfter$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/renew/notify/
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/renew/notify/
 
