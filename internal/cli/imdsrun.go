@@ -36,6 +36,7 @@ type runningIMDS struct {
 	adminAddr net.Addr
 	master    pki.MasterKey // the key the vault seals under, when pki or identity runs
 	clock     *travelClock
+	admin     *http.ServeMux // the admin listener's routes; other parts add theirs
 	done      chan error
 }
 
@@ -129,6 +130,7 @@ func startIMDS(ctx context.Context, cfg config.Config, st store.Store, log *slog
 	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	meta := imds.NewHTTPServer(cfg.IMDS.Listen, srv)
 	adminMux := http.NewServeMux()
+	r.admin = adminMux
 	adminMux.Handle("/", srv.AdminHandler(metrics))
 	if authority != nil {
 		adminMux.Handle("/pki/", authority.AIAHandler())

@@ -4,14 +4,17 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -97,8 +100,79 @@ See docs/renew.md for the settings.`,
 		},
 	}
 	addOutputFlag(list, g)
-	cmd.AddCommand(run, list)
+
+	var admin string
+	now := &cobra.Command{
+		Use:   "now NAME",
+		Short: "Renew a certificate now, through the running service's admin API",
+		Long: `Asks the renewal service running inside tegata up (its admin listener, loopback only) to
+renew NAME now, whatever its schedule says, and waits for the result. A failure leaves the
+current certificate in place.`,
+		Example: "  tegata renew now www-example-com\n  tegata renew now www-example-com --admin 127.0.0.1:8255 --output json",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if admin == "" {
+				cfg, err := loadConfig(g, nil)
+				if err != nil {
+					return err
+				}
+				admin = cfg.IMDS.AdminListen
+			}
+			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, "http://"+admin+"/admin/renew/"+url.PathEscape(args[0]), nil)
+			if err != nil {
+				return err
+			}
+			resp, err := (&http.Client{Timeout: 10 * time.Minute}).Do(req)
+			if err != nil {
+				return fmt.Errorf("the renewal service at %s: %w (is tegata up running with renew.enabled?)", admin, err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+			if g.output == "json" {
+				cmd.OutOrStdout().Write(body)
+			}
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("renewing %s: %s: %s", args[0], resp.Status, strings.TrimSpace(string(body)))
+			}
+			if g.output != "json" {
+				var st renew.Status
+				json.Unmarshal(body, &st)
+				fmt.Fprintf(cmd.OutOrStdout(), "renewed %s: version %s, expires %s\n", st.Name, st.Version, st.NotAfter.Format(time.RFC3339))
+			}
+			return nil
+		},
+	}
+	now.Flags().StringVar(&admin, "admin", "", "admin listener of tegata up (default imds.admin_listen)")
+	addOutputFlag(now, g)
+	cmd.AddCommand(run, list, now)
 	return cmd
+}
+
+// renewAdminHandler serves the renewal service on the admin listener (loopback,
+// like the rest of the control API): GET /admin/renew lists, POST
+// /admin/renew/{name} renews now.
+func renewAdminHandler(svc *renew.Service) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /admin/renew", func(w http.ResponseWriter, r *http.Request) {
+		list, err := svc.List(r.Context())
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(list)
+	})
+	mux.HandleFunc("POST /admin/renew/{name}", func(w http.ResponseWriter, r *http.Request) {
+		st, err := svc.Renew(r.Context(), r.PathValue("name"))
+		w.Header().Set("Content-Type", "application/json")
+		if err != nil {
+			w.WriteHeader(http.StatusBadGateway)
+			json.NewEncoder(w).Encode(map[string]any{"error": err.Error(), "status": st})
+			return
+		}
+		json.NewEncoder(w).Encode(st)
+	})
+	return mux
 }
 
 // startRenew builds the renewal service for the vault at vaultURL (tegata's own by

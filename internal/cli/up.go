@@ -80,6 +80,8 @@ Stop with Ctrl-C (or SIGTERM): servers shut down gracefully.`,
 						log.Error("the renewal service did not start", "err", err)
 						return
 					}
+					r.admin.Handle("/admin/renew/", renewAdminHandler(svc))
+					r.admin.Handle("/admin/renew", renewAdminHandler(svc))
 					svc.Run(cmd.Context())
 				}()
 			}
