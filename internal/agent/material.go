@@ -75,41 +75,8 @@ func ParseSecret(s *Secret) (*Candidate, error) {
 	if c.Leaf == nil || !publicKeyEqual(m.Key.Public(), c.Leaf.PublicKey) {
 		return nil, refuse(ErrKeyMismatch, "no certificate carries the private key's public key")
 	}
-	c.Path, c.Others = chainPath(c.Leaf, m.Chain)
+	c.Path, c.Others = certkit.IssuerPath(c.Leaf, m.Chain)
 	return c, nil
-}
-
-// chainPath returns the leaf and its issuers found in certs, each linked by
-// name and signature, and the certificates left over.
-func chainPath(leaf *x509.Certificate, certs []*x509.Certificate) (path, others []*x509.Certificate) {
-	used := make([]bool, len(certs))
-	for i, c := range certs {
-		if c == leaf {
-			used[i] = true
-		}
-	}
-	path = []*x509.Certificate{leaf}
-	for cur := leaf; !bytes.Equal(cur.RawIssuer, cur.RawSubject); {
-		next := -1
-		for i, c := range certs {
-			if !used[i] && bytes.Equal(c.RawSubject, cur.RawIssuer) && cur.CheckSignatureFrom(c) == nil {
-				next = i
-				break
-			}
-		}
-		if next < 0 {
-			break
-		}
-		used[next] = true
-		cur = certs[next]
-		path = append(path, cur)
-	}
-	for i, c := range certs {
-		if !used[i] {
-			others = append(others, c)
-		}
-	}
-	return path, others
 }
 
 // CheckOptions say what Candidate.Check compares against.

@@ -39,10 +39,24 @@ func OrderChain(key crypto.PublicKey, certs []*x509.Certificate, preserveOrder b
 	if preserveOrder {
 		return append([]*x509.Certificate(nil), certs...), nil
 	}
+	path, others := IssuerPath(certs[leaf], certs)
+	return append(path, others...), nil
+}
+
+// IssuerPath returns leaf followed by its issuers found in certs, each linked
+// to the previous one by name and a valid signature (SHA-1 signatures count;
+// this orders, it does not validate), stopping at a self-issued certificate or
+// when no issuer is found; and the certificates of certs that are not on the
+// path, in the order received. leaf itself may be one of certs.
+func IssuerPath(leaf *x509.Certificate, certs []*x509.Certificate) (path, others []*x509.Certificate) {
 	used := make([]bool, len(certs))
-	used[leaf] = true
-	ordered := []*x509.Certificate{certs[leaf]}
-	for cur := certs[leaf]; !bytes.Equal(cur.RawIssuer, cur.RawSubject); {
+	for i, c := range certs {
+		if c == leaf {
+			used[i] = true
+		}
+	}
+	path = []*x509.Certificate{leaf}
+	for cur := leaf; !bytes.Equal(cur.RawIssuer, cur.RawSubject); {
 		next := -1
 		for i, c := range certs {
 			if !used[i] && bytes.Equal(c.RawSubject, cur.RawIssuer) &&
@@ -56,14 +70,14 @@ func OrderChain(key crypto.PublicKey, certs []*x509.Certificate, preserveOrder b
 		}
 		used[next] = true
 		cur = certs[next]
-		ordered = append(ordered, cur)
+		path = append(path, cur)
 	}
 	for i, c := range certs {
 		if !used[i] {
-			ordered = append(ordered, c)
+			others = append(others, c)
 		}
 	}
-	return ordered, nil
+	return path, others
 }
 
 // findLeaf returns the index of the first certificate whose public key
