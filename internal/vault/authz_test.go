@@ -2,6 +2,7 @@ package vault_test
 
 import (
 	"context"
+	"io"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -151,5 +152,38 @@ func TestAuthorization(t *testing.T) {
 				t.Errorf("%s (%s) %s: %d %s, want it allowed", oid, principals[oid].role, name, resp.StatusCode, body)
 			}
 		}
+	}
+}
+
+// TestVaultsByHost: the host names the vault; vaults are separate (objects and role
+// assignments), and an unknown vault gets 404 without listing the served ones.
+func TestVaultsByHost(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	tok := h.token(claims{})
+	if resp, body := h.do("PUT", "/secrets/only-in-kv1?api-version=7.4", tok, `{"value":"v"}`); resp.StatusCode != 200 {
+		t.Fatalf("set in kv1: %d %s", resp.StatusCode, body)
+	}
+	get := func(host, path string) (int, string) {
+		req, _ := http.NewRequest("GET", "https://"+host+path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := h.client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	// The administrator's role is on kv1 only.
+	if code, body := get("kv2."+domain, "/secrets/only-in-kv1?api-version=7.4"); code != 403 || !strings.Contains(body, "ForbiddenByRbac") {
+		t.Errorf("kv2 without a role there: %d %s", code, body)
+	}
+	h.grantIn("kv2", adminOID, roleAdmin, "/")
+	if code, body := get("kv2."+domain, "/secrets/only-in-kv1?api-version=7.4"); code != 404 || !strings.Contains(body, "SecretNotFound") {
+		t.Errorf("kv1's secret read through kv2: %d %s", code, body)
+	}
+	code, body := get("kv9."+domain, "/secrets/x?api-version=7.4")
+	if code != 404 || !strings.Contains(body, "VaultNotFound") || strings.Contains(body, "kv1") || strings.Contains(body, "kv2") {
+		t.Errorf("an unknown vault: %d %s", code, body)
 	}
 }

@@ -161,9 +161,11 @@ func newHarness(t testing.TB, ho harnessOptions) *harness {
 	return h
 }
 
-func (h *harness) grant(oid, role, scope string) {
+func (h *harness) grant(oid, role, scope string) { h.grantIn("kv1", oid, role, scope) }
+
+func (h *harness) grantIn(vaultName, oid, role, scope string) {
 	h.t.Helper()
-	if err := h.st.PutAssignment(context.Background(), store.Assignment{ID: vault.NewID(), Vault: "kv1", Principal: oid, RoleID: role, Scope: scope, Created: time.Now()}); err != nil {
+	if err := h.st.PutAssignment(context.Background(), store.Assignment{ID: vault.NewID(), Vault: vaultName, Principal: oid, RoleID: role, Scope: scope, Created: time.Now()}); err != nil {
 		h.t.Fatal(err)
 	}
 	if err := h.v.ReloadAssignments(context.Background()); err != nil {

@@ -201,7 +201,8 @@ func (v *Vault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	name, ok := v.vaultFor(r.Host)
 	if !ok {
-		rq.fail(&kvError{Status: http.StatusNotFound, Code: "VaultNotFound", Message: fmt.Sprintf("No vault is served at host %.100q; this server serves %s", r.Host, v.servedList())})
+		// The names of the vaults served are not listed: the caller is not yet authenticated.
+		rq.fail(&kvError{Status: http.StatusNotFound, Code: "VaultNotFound", Message: fmt.Sprintf("No vault is served at host %.100q; check the vault name in the URL", r.Host)})
 		return
 	}
 	rq.vault = name
@@ -220,14 +221,6 @@ func (v *Vault) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v.route(rq)
-}
-
-func (v *Vault) servedList() string {
-	var names []string
-	for _, n := range v.vaults {
-		names = append(names, n+"."+v.opts.Domain)
-	}
-	return strings.Join(names, ", ") + " (or any address for " + v.opts.Name + ")"
 }
 
 // vaultFor picks the vault from the request host: <name>.<domain> names a
