@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,6 +63,18 @@ func TestRenewalServiceInUp(t *testing.T) {
 	}
 	if len(list) != 1 || list[0].Name != "www-example-test" || list[0].Issued != 1 || list[0].LastError != "" || list[0].ExpiresOn.Before(time.Now()) {
 		t.Fatalf("renew list: %+v", list)
+	}
+	// The REST API (acmebot's routes) on the vault's host, with a vault token.
+	req, _ := http.NewRequest("GET", "https://"+p.vault+"/api/certificates", nil)
+	req.Header.Set("Authorization", "Bearer "+imdsToken(t, p.meta))
+	resp, err := vaultHTTPClient(t, p.data).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"name":"www-example-test"`) || !strings.Contains(string(body), `"isIssuedByAcmebot":true`) {
+		t.Errorf("GET /api/certificates: %d %s", resp.StatusCode, body)
 	}
 	secrets, _ := vaultClientsWithToken(t, p)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/tegata-project/tegata/internal/config"
 	"github.com/tegata-project/tegata/internal/identity"
 	"github.com/tegata-project/tegata/internal/instance"
+	"github.com/tegata-project/tegata/internal/renew"
 	"github.com/tegata-project/tegata/internal/store"
 	"github.com/tegata-project/tegata/internal/vault/auth"
 )
@@ -82,6 +84,8 @@ Stop with Ctrl-C (or SIGTERM): servers shut down gracefully.`,
 					}
 					r.admin.Handle("/admin/renew/", renewAdminHandler(svc))
 					r.admin.Handle("/admin/renew", renewAdminHandler(svc))
+					var api http.Handler = renew.NewAPI(svc, renew.APIOptions{Tokens: v.vault.Tokens(), Policy: v.vault.Policy, Vault: cfg.Vault.Name, Challenge: v.vault.Challenge()})
+					v.api.Store(&api)
 					svc.Run(cmd.Context())
 				}()
 			}

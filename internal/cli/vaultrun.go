@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/tegata-project/tegata/internal/config"
@@ -28,6 +29,19 @@ type runningVault struct {
 	addr  net.Addr
 	caPEM string // path of the CA file clients trust; "" with a given certificate
 	done  chan error
+	api   atomic.Pointer[http.Handler] // the renewal service's API under /api/, once it runs
+}
+
+// ServeHTTP sends /api/ to the renewal service's API when it runs (Key Vault has no
+// such path) and everything else to the vault.
+func (r *runningVault) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if strings.HasPrefix(req.URL.Path, "/api/") {
+		if h := r.api.Load(); h != nil {
+			(*h).ServeHTTP(w, req)
+			return
+		}
+	}
+	r.vault.ServeHTTP(w, req)
 }
 
 // tokenTrust is the issuer whose tokens the vault accepts.
@@ -134,7 +148,7 @@ func startVault(ctx context.Context, cfg config.Config, st store.Store, master p
 		r.caPEM = filepath.Join(cfg.DataDir, pki.TLSCAFile)
 	}
 	srv := &http.Server{
-		Handler:           v,
+		Handler:           r,
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,

@@ -55,12 +55,25 @@ type testVault struct {
 type minter struct{ key *rsa.PrivateKey }
 
 func (m minter) GetToken(ctx context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
-	signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: m.key}, (&jose.SignerOptions{}).WithHeader("kid", "k1"))
-	tok, err := jwt.Signed(signer).Claims(map[string]any{
-		"aud": "https://vault.test.example", "iss": "https://sts.windows.net/" + testTenant + "/", "tid": testTenant,
-		"oid": "00000000-0000-0000-0000-0000000000aa", "exp": time.Now().Add(time.Hour).Unix(), "nbf": time.Now().Add(-time.Minute).Unix(),
-	}).Serialize()
+	tok, err := m.mint("00000000-0000-0000-0000-0000000000aa")
 	return azcore.AccessToken{Token: tok, ExpiresOn: time.Now().Add(time.Hour)}, err
+}
+
+func (m minter) mint(oid string) (string, error) {
+	signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: m.key}, (&jose.SignerOptions{}).WithHeader("kid", "k1"))
+	return jwt.Signed(signer).Claims(map[string]any{
+		"aud": "https://vault.test.example", "iss": "https://sts.windows.net/" + testTenant + "/", "tid": testTenant,
+		"oid": oid, "exp": time.Now().Add(time.Hour).Unix(), "nbf": time.Now().Add(-time.Minute).Unix(),
+	}).Serialize()
+}
+
+func mintFor(t *testing.T, m minter, oid string) string {
+	t.Helper()
+	tok, err := m.mint(oid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 func startTestVault(t *testing.T) *testVault {

@@ -137,6 +137,16 @@ func (v *Vault) update(ctx context.Context, fn func(store.Tx) error) error {
 	return err
 }
 
+// Policy returns the role assignments in force, for parts served beside the
+// vault (the renewal service's API) that authorise by the vault's roles.
+func (v *Vault) Policy() *rbac.Policy { return v.policy.Load() }
+
+// Challenge is the WWW-Authenticate value of the vault's 401 answers.
+func (v *Vault) Challenge() string { return v.challenge }
+
+// Tokens is the validator of the bearer tokens the vault accepts.
+func (v *Vault) Tokens() *auth.Validator { return v.opts.Tokens }
+
 // Close flushes the audit log.
 func (v *Vault) Close() error { return v.audit.close() }
 
