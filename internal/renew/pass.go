@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tegata-project/tegata/internal/renew/acme"
@@ -69,51 +70,74 @@ func Stored(ctx context.Context, st store.Store, p schedule.Policy, now time.Tim
 	return out, nil
 }
 
+// passWorkers bounds the certificates a pass works on at once (the limiter
+// bounds the ACME orders among them further).
+const passWorkers = 16
+
 // Pass runs one decision pass: it polls ARI where due, raises alerts, and
-// renews every certificate that is due (concurrently, within the limits). It
-// returns how many renewals it started.
+// renews every certificate that is due (concurrently, within the limits). A
+// certificate with nothing to do costs a read; one with work is handled under
+// its lease, so replicas sharing the store never both act on it. It returns how
+// many renewals it started.
 func (s *Service) Pass(ctx context.Context) (int, error) {
 	names, err := s.o.Store.Blobs(ctx, recordPrefix)
 	if err != nil {
 		return 0, err
 	}
 	var wg sync.WaitGroup
-	started := 0
+	var started atomic.Int64
+	slots := make(chan struct{}, passWorkers)
 	for _, n := range names {
-		r, err := s.load(ctx, strings.TrimPrefix(n, recordPrefix))
+		name := strings.TrimPrefix(n, recordPrefix)
+		r, err := s.load(ctx, name)
 		if err != nil {
 			s.o.Log.Error("renew: skipping an unreadable record", "record", n, "err", err)
 			continue
 		}
-		now := s.o.Clock()
-		s.rndMu.Lock()
-		d := s.o.Policy.Decide(r.State, now, s.rnd)
-		s.rndMu.Unlock()
-		r.State = d.State
-		if d.PollARI {
-			s.pollARI(ctx, r, now)
-		}
-		for _, a := range d.Alerts {
-			s.alert(ctx, r, a, now)
-		}
-		if err := s.save(ctx, r); err != nil {
-			return started, err
-		}
-		if !d.RenewNow {
+		if d := s.o.Policy.Decide(r.State, s.o.Clock(), nil); !d.RenewNow && !d.PollARI && len(d.Alerts) == 0 {
 			continue
 		}
-		started++
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			wg.Wait()
+			return int(started.Load()), ctx.Err()
+		}
 		wg.Add(1)
-		go func(r *record, jitter time.Duration) {
-			defer wg.Done()
-			if s.o.Sleep(ctx, jitter) != nil {
-				return
+		go func() {
+			defer func() { <-slots; wg.Done() }()
+			_, err := s.withLease(ctx, name, func(r *record) error {
+				now := s.o.Clock()
+				s.rndMu.Lock()
+				d := s.o.Policy.Decide(r.State, now, s.rnd)
+				s.rndMu.Unlock()
+				r.State = d.State
+				if d.PollARI {
+					s.pollARI(ctx, r, now)
+				}
+				for _, a := range d.Alerts {
+					s.alert(ctx, r, a, now)
+				}
+				if err := s.save(ctx, r); err != nil {
+					return err
+				}
+				if !d.RenewNow {
+					return nil
+				}
+				started.Add(1)
+				if s.o.Sleep(ctx, d.Jitter) != nil {
+					return nil
+				}
+				s.attempt(ctx, r, false)
+				return nil
+			})
+			if err != nil && ctx.Err() == nil {
+				s.o.Log.Error("renew: pass", "certificate", name, "err", err)
 			}
-			s.attempt(ctx, r, false)
-		}(r, d.Jitter)
+		}()
 	}
 	wg.Wait()
-	return started, nil
+	return int(started.Load()), nil
 }
 
 func (s *Service) pollARI(ctx context.Context, r *record, now time.Time) {

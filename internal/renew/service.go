@@ -54,6 +54,8 @@ type Service struct {
 	rnd     *rand.Rand
 	rndMu   sync.Mutex
 
+	owner string // this service's lease owner id
+
 	mu      sync.Mutex
 	running map[string]bool // names with an attempt in flight
 }
@@ -105,7 +107,8 @@ func New(o Options) (*Service, error) {
 	if o.Policy == (schedule.Policy{}) {
 		o.Policy = schedule.DefaultPolicy()
 	}
-	return &Service{o: o, limiter: schedule.NewLimiter(o.Limits), rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x7e6a7a)), running: map[string]bool{}}, nil
+	return &Service{o: o, limiter: schedule.NewLimiter(o.Limits), rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x7e6a7a)),
+		owner: newOwnerID(o.Instance), running: map[string]bool{}}, nil
 }
 
 func (s *Service) load(ctx context.Context, name string) (*record, error) {
@@ -145,8 +148,20 @@ func (s *Service) Add(ctx context.Context, d Definition) (Status, error) {
 	if err := s.save(ctx, r); err != nil {
 		return Status{}, err
 	}
-	err := s.attempt(ctx, r, true)
-	return s.status(r), err
+	st := s.status(r)
+	var aerr error
+	ok, err := s.withLease(ctx, d.Name, func(r *record) error {
+		aerr = s.attempt(ctx, r, true)
+		st = s.status(r)
+		return nil
+	})
+	if err != nil {
+		return st, err
+	}
+	if !ok {
+		s.o.Log.Info("renew: another replica issues this certificate", "certificate", d.Name)
+	}
+	return st, aerr
 }
 
 func (s *Service) providerNames() []string {
@@ -160,12 +175,23 @@ func (s *Service) providerNames() []string {
 
 // Renew renews name now, whatever its schedule says.
 func (s *Service) Renew(ctx context.Context, name string) (Status, error) {
-	r, err := s.load(ctx, name)
-	if err != nil {
+	if _, err := s.load(ctx, name); err != nil {
 		return Status{}, fmt.Errorf("%s is not a managed certificate: %w", name, err)
 	}
-	err = s.attempt(ctx, r, true)
-	return s.status(r), err
+	var st Status
+	var aerr error
+	ok, err := s.withLease(ctx, name, func(r *record) error {
+		aerr = s.attempt(ctx, r, true)
+		st = s.status(r)
+		return nil
+	})
+	if err != nil {
+		return st, err
+	}
+	if !ok {
+		return st, fmt.Errorf("%s: %w; try again when it is done", name, errLeased)
+	}
+	return st, aerr
 }
 
 // attempt runs one issuance for r (unless one is already in flight) and

@@ -8,12 +8,14 @@ import (
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -247,5 +249,62 @@ func TestFailedRenewalKeepsCertificate(t *testing.T) {
 	r, _ = s.load(ctx, "web")
 	if r.LastError != "" || r.Version == st.Version || r.Issued != 2 {
 		t.Errorf("after recovery: %+v", r)
+	}
+}
+
+// TestReplicasRenewOnce: two services sharing one store (as replicas share
+// PostgreSQL) pass over the same due certificate at once, and it is renewed once; a
+// lease left by a dead replica holds the certificate until it expires, then another
+// replica renews it.
+func TestReplicasRenewOnce(t *testing.T) {
+	peb := testenv.StartPebble(t, testenv.PebbleOptions{})
+	tv := startTestVault(t)
+	now := time.Now()
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	a := newTestService(t, peb, tv, clock)
+	b := newTestService(t, peb, tv, clock)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	st, err := a.Add(ctx, Definition{Name: "shared", DNSNames: []string{"shared.example.test"}, DNSProvider: "test-dns"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	now = st.NotBefore.Add(st.NotAfter.Sub(st.NotBefore) * 3 / 4)
+	mu.Unlock()
+	var wg sync.WaitGroup
+	counts := make([]int, 2)
+	for i, s := range []*Service{a, b} {
+		wg.Add(1)
+		go func() { defer wg.Done(); counts[i], _ = s.Pass(ctx) }()
+	}
+	wg.Wait()
+	r, _ := a.load(ctx, "shared")
+	if r.Issued != 2 || counts[0]+counts[1] != 1 {
+		t.Fatalf("two replicas at once: issued %d times (passes started %v), want once more", r.Issued, counts)
+	}
+
+	// A replica died holding the lease.
+	meta, _ := json.Marshal(lease{Owner: "dead/0", Until: clock().Add(leaseTTL)})
+	if err := tv.st.Update(ctx, func(tx store.Tx) error {
+		return tx.PutObject(ctx, store.Object{ObjectKey: leaseKey("shared"), Meta: meta, Updated: clock()})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	now = r.State.NotBefore.Add(r.State.NotAfter.Sub(r.State.NotBefore) * 3 / 4)
+	mu.Unlock()
+	if n, _ := b.Pass(ctx); n != 0 {
+		t.Errorf("a pass renewed under another replica's live lease")
+	}
+	mu.Lock()
+	now = now.Add(leaseTTL + time.Minute)
+	mu.Unlock()
+	if n, _ := b.Pass(ctx); n != 1 {
+		t.Errorf("after the dead replica's lease expired, the pass started %d renewals, want 1", n)
+	}
+	if r, _ := b.load(ctx, "shared"); r.Issued != 3 {
+		t.Errorf("issued %d times, want 3", r.Issued)
 	}
 }

@@ -1,0 +1,96 @@
+package renew
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tegata-project/tegata/internal/store"
+)
+
+// Leases make several replicas on one store (PostgreSQL) act on each certificate
+// once: a replica takes a certificate's lease before it reads, decides, renews or
+// writes its record, and drops it afterwards. A lease taken by a replica that dies
+// expires after leaseTTL, and another replica picks the work up. Taking and
+// dropping run in store transactions, which the store serialises across replicas.
+
+// leaseTTL bounds how long a dead replica holds a certificate: longer than one
+// attempt (issue deadlines are 15 minutes).
+const leaseTTL = 20 * time.Minute
+
+type lease struct {
+	Owner string    `json:"owner"`
+	Until time.Time `json:"until"`
+}
+
+func leaseKey(name string) store.ObjectKey {
+	return store.ObjectKey{Vault: "renew", Kind: "lease", Name: strings.ToLower(name)}
+}
+
+func newOwnerID(instance string) string {
+	var b [8]byte
+	rand.Read(b[:])
+	return instance + "/" + hex.EncodeToString(b[:])
+}
+
+// errLeased says another replica holds the certificate's lease.
+var errLeased = errors.New("another replica is working on this certificate")
+
+// acquire takes name's lease for this service, unless another live owner holds it.
+func (s *Service) acquire(ctx context.Context, name string) error {
+	now := s.o.Clock()
+	return s.o.Store.Update(ctx, func(tx store.Tx) error {
+		o, err := tx.Object(ctx, leaseKey(name))
+		if err == nil {
+			var l lease
+			if json.Unmarshal(o.Meta, &l) == nil && l.Owner != s.owner && now.Before(l.Until) {
+				return errLeased
+			}
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		meta, _ := json.Marshal(lease{Owner: s.owner, Until: now.Add(leaseTTL)})
+		return tx.PutObject(ctx, store.Object{ObjectKey: leaseKey(name), Meta: meta, Updated: now})
+	})
+}
+
+// release drops name's lease if this service still holds it.
+func (s *Service) release(name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := s.o.Store.Update(ctx, func(tx store.Tx) error {
+		o, err := tx.Object(ctx, leaseKey(name))
+		if err != nil {
+			return err
+		}
+		var l lease
+		if json.Unmarshal(o.Meta, &l) != nil || l.Owner != s.owner {
+			return nil
+		}
+		return tx.PurgeObject(ctx, leaseKey(name))
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.o.Log.Warn("renew: dropping a lease failed; it expires by itself", "certificate", name, "err", err)
+	}
+}
+
+// withLease runs fn on name's record, freshly read, while holding its lease. It
+// reports false (and does nothing) when another replica holds the lease.
+func (s *Service) withLease(ctx context.Context, name string, fn func(*record) error) (bool, error) {
+	if err := s.acquire(ctx, name); errors.Is(err, errLeased) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("renew: taking the lease of %s: %w", name, err)
+	}
+	defer s.release(name)
+	r, err := s.load(ctx, name)
+	if err != nil {
+		return true, err
+	}
+	return true, fn(r)
+}
