@@ -2,6 +2,7 @@ package renew
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -9,6 +10,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +18,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -52,6 +55,7 @@ type testVault struct {
 	cred azcore.TokenCredential
 	opts azcore.ClientOptions
 	st   store.Store
+	down atomic.Bool // when set, the vault answers 503 to everything
 }
 
 type minter struct{ key *rsa.PrivateKey }
@@ -108,14 +112,22 @@ func startTestVault(t *testing.T) *testVault {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(v)
+	tv := &testVault{}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tv.down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		v.ServeHTTP(w, r)
+	}))
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	srv.StartTLS()
 	t.Cleanup(func() { srv.Close(); v.Close() })
 	pool := x509.NewCertPool()
 	pool.AddCert(ca)
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
-	return &testVault{url: srv.URL, cred: minter{key}, opts: azcore.ClientOptions{Transport: client, Retry: policy.RetryOptions{MaxRetries: -1}}, st: st}
+	tv.url, tv.cred, tv.opts, tv.st = srv.URL, minter{key}, azcore.ClientOptions{Transport: client, Retry: policy.RetryOptions{MaxRetries: -1}}, st
+	return tv
 }
 
 // newTestService is a renewal service for the test vault, issuing from Pebble by
@@ -306,5 +318,59 @@ func TestReplicasRenewOnce(t *testing.T) {
 	}
 	if r, _ := b.load(ctx, "shared"); r.Issued != 3 {
 		t.Errorf("issued %d times, want 3", r.Issued)
+	}
+}
+
+// TestRenewalFaults: with the vault down, a renewal fails as a vault error and the
+// record keeps its version; an order interrupted after the vault made its CSR (a
+// crash) is resumed with that CSR; with the CA down, the failure is classed
+// caUnavailable and the current certificate stays.
+func TestRenewalFaults(t *testing.T) {
+	peb := testenv.StartPebble(t, testenv.PebbleOptions{})
+	tv := startTestVault(t)
+	s := newTestService(t, peb, tv, time.Now)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	st, err := s.Add(ctx, Definition{Name: "faulty", DNSNames: []string{"faulty.example.test"}, DNSProvider: "test-dns"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tv.down.Store(true)
+	if _, err := s.Renew(ctx, "faulty"); !errors.Is(err, ErrVault) {
+		t.Errorf("renewal with the vault down: %v, want a vault error", err)
+	}
+	r, _ := s.load(ctx, "faulty")
+	if r.State.Last.Class != schedule.Vault || r.Version != st.Version {
+		t.Errorf("after the vault was down: class %q, version %s (was %s)", r.State.Last.Class, r.Version, st.Version)
+	}
+	tv.down.Store(false)
+
+	// A crash after the vault made the CSR leaves a pending operation: the next
+	// attempt takes its CSR (the vault answers 409 to a new create) and completes it.
+	csr, err := s.o.Vault.beginCSR(ctx, &r.Definition)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Renew(ctx, "faulty")
+	if err != nil {
+		t.Fatalf("renewal over a leftover pending operation: %v", err)
+	}
+	cur, _ := s.o.Vault.current(ctx, "faulty")
+	want, _ := x509.ParseCertificateRequest(csr)
+	if got.Version == st.Version || cur == nil || !cur.Leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(want.PublicKey) {
+		t.Errorf("the leftover operation's key was not the one certified")
+	}
+
+	peb.StopCA()
+	if _, err := s.Renew(ctx, "faulty"); err == nil {
+		t.Fatal("renewal with the CA down succeeded")
+	}
+	r, _ = s.load(ctx, "faulty")
+	if r.State.Last.Class != schedule.CAUnavailable || r.Version != got.Version || r.LastError == "" {
+		t.Errorf("after the CA was down: class %q, version %s (was %s), error %q", r.State.Last.Class, r.Version, got.Version, r.LastError)
+	}
+	if cur2, _ := s.o.Vault.current(ctx, "faulty"); cur2 == nil || cur2.Version != got.Version {
+		t.Error("the vault's current version changed after a failed renewal")
 	}
 }
