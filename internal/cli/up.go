@@ -35,8 +35,9 @@ and print where each endpoint is with one command to try.
 Parts running today: the metadata service (IMDS), with attested documents signed by
 tegata's PKI and managed-identity tokens from tegata's issuer; the Key Vault-compatible
 vault over HTTPS (on an embedded SQLite store in ./.tegata/tegata.db), where the default
-instance's managed identity is Key Vault Administrator. Renewal and the deploy agent join
-as they land.
+instance's managed identity is Key Vault Administrator; and, when tegata.yaml has a renew
+section with renew.enabled, the ACME renewal service issuing into that vault (its REST API on
+the vault's host under /api/). The deploy agent runs on the VMs: tegata agent run.
 
 Stop with Ctrl-C (or SIGTERM): servers shut down gracefully.`,
 		Example: `  go run ./cmd/tegata up
