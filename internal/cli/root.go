@@ -63,8 +63,8 @@ func newRoot() *cobra.Command {
 		Short: "Instance identity and certificates for virtual machines, over Azure's wire protocols",
 		Long: `tegata (手形) gives virtual machines their proofs and keeps them valid: an Azure
 IMDS-compatible metadata service (instance metadata, scheduled events, load balancer,
-managed identity), and, as they land, attested documents, a Key Vault-compatible vault,
-certificate renewal and deployment.
+managed identity, attested documents from tegata's PKI), a Key Vault-compatible vault, ACME
+certificate renewal into it, and a deploy agent that installs the certificates on VMs.
 
 Existing clients work unchanged: the curl samples of Azure's documentation, the Azure
 SDKs, cloud-init and WALinuxAgent.
