@@ -53,6 +53,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSubject$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/certkit/
 	$(GO) test -run '^$$' -fuzz '^FuzzValidate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/vault/auth/
 	$(GO) test -run '^$$' -fuzz '^FuzzServe$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/vault/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseCertificate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./mapping/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseAltSecID$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./mapping/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseSID$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./mapping/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSettings$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/agent/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRetryAfter$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/renew/notify/
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/renew/notify/
