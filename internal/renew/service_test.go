@@ -297,16 +297,16 @@ func TestReplicasRenewOnce(t *testing.T) {
 		t.Fatalf("two replicas at once: issued %d times (passes started %v), want once more", r.Issued, counts)
 	}
 
-	// A replica died holding the lease.
+	// A replica died holding the lease, when the certificate was due again.
+	mu.Lock()
+	now = r.State.NotBefore.Add(r.State.NotAfter.Sub(r.State.NotBefore) * 3 / 4)
+	mu.Unlock()
 	meta, _ := json.Marshal(lease{Owner: "dead/0", Until: clock().Add(leaseTTL)})
 	if err := tv.st.Update(ctx, func(tx store.Tx) error {
 		return tx.PutObject(ctx, store.Object{ObjectKey: leaseKey("shared"), Meta: meta, Updated: clock()})
 	}); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	now = r.State.NotBefore.Add(r.State.NotAfter.Sub(r.State.NotBefore) * 3 / 4)
-	mu.Unlock()
 	if n, _ := b.Pass(ctx); n != 0 {
 		t.Errorf("a pass renewed under another replica's live lease")
 	}
