@@ -109,20 +109,15 @@ func liveCertificate(ctx context.Context, tx store.Tx, vault, name, version stri
 }
 
 func (v *Vault) getCertificate(rq *request, name, version string) {
-	var body []byte
-	err := v.opts.Store.View(rq.r.Context(), func(tx store.Tx) error {
+	v.answer(rq, http.StatusOK, v.opts.Store.View, func(tx store.Tx, body *[]byte) error {
 		o, ver, err := liveCertificate(rq.r.Context(), tx, rq.vault, name, version)
 		if err != nil {
 			return err
 		}
 		rq.target = "/certificates/" + o.Name + "/" + ver.ID
-		body, err = v.certificateBundleJSON(rq.r.Context(), tx, rq, o, ver)
+		*body, err = v.certificateBundleJSON(rq.r.Context(), tx, rq, o, ver)
 		return err
 	})
-	if v.failed(rq, err) {
-		return
-	}
-	rq.reply(http.StatusOK, body)
 }
 
 type updateCertificateRequest struct {
@@ -145,8 +140,7 @@ func (v *Vault) updateCertificate(rq *request, name, version string) {
 			return
 		}
 	}
-	var body []byte
-	err := v.update(rq.r.Context(), func(tx store.Tx) error {
+	v.answer(rq, http.StatusOK, v.update, func(tx store.Tx, body *[]byte) error {
 		ctx := rq.r.Context()
 		o, ver, err := liveCertificate(ctx, tx, rq.vault, name, version)
 		if err != nil {
@@ -185,13 +179,9 @@ func (v *Vault) updateCertificate(rq *request, name, version string) {
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		body, err = v.certificateBundleJSON(ctx, tx, rq, o, ver)
+		*body, err = v.certificateBundleJSON(ctx, tx, rq, o, ver)
 		return err
 	})
-	if v.failed(rq, err) {
-		return
-	}
-	rq.reply(http.StatusOK, body)
 }
 
 // patchPolicy merges patch into o's stored policy and validates the result.
@@ -217,8 +207,7 @@ func (v *Vault) patchPolicy(o *store.Object, patch certkit.Policy) error {
 }
 
 func (v *Vault) getPolicy(rq *request, name string) {
-	var body []byte
-	err := v.opts.Store.View(rq.r.Context(), func(tx store.Tx) error {
+	v.answer(rq, http.StatusOK, v.opts.Store.View, func(tx store.Tx, body *[]byte) error {
 		o, _, err := liveCertificate(rq.r.Context(), tx, rq.vault, name, "-")
 		if err != nil {
 			return err
@@ -230,13 +219,9 @@ func (v *Vault) getPolicy(rq *request, name string) {
 		if om.Policy == nil {
 			return certificateNotFound(name)
 		}
-		body = mustJSON(v.policyJSON(rq, o, om.Policy))
+		*body = mustJSON(v.policyJSON(rq, o, om.Policy))
 		return nil
 	})
-	if v.failed(rq, err) {
-		return
-	}
-	rq.reply(http.StatusOK, body)
 }
 
 func (v *Vault) updatePolicy(rq *request, name string) {
@@ -245,8 +230,7 @@ func (v *Vault) updatePolicy(rq *request, name string) {
 		rq.fail(e)
 		return
 	}
-	var body []byte
-	err := v.update(rq.r.Context(), func(tx store.Tx) error {
+	v.answer(rq, http.StatusOK, v.update, func(tx store.Tx, body *[]byte) error {
 		o, _, err := liveCertificate(rq.r.Context(), tx, rq.vault, name, "-")
 		if err != nil {
 			return err
@@ -258,13 +242,9 @@ func (v *Vault) updatePolicy(rq *request, name string) {
 			return err
 		}
 		om, _ := decodeObjectMeta(o)
-		body = mustJSON(v.policyJSON(rq, o, om.Policy))
+		*body = mustJSON(v.policyJSON(rq, o, om.Policy))
 		return nil
 	})
-	if v.failed(rq, err) {
-		return
-	}
-	rq.reply(http.StatusOK, body)
 }
 
 // newVersion is a completed certificate version about to be written.

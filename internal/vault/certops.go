@@ -337,18 +337,13 @@ func (v *Vault) mergeCertificate(rq *request, name string) {
 }
 
 func (v *Vault) getOperation(rq *request, name string) {
-	var body []byte
-	err := v.opts.Store.View(rq.r.Context(), func(tx store.Tx) error {
+	v.answer(rq, http.StatusOK, v.opts.Store.View, func(tx store.Tx, body *[]byte) error {
 		o, om, err := pendingOperation(rq.r.Context(), tx, rq.vault, name)
 		if err == nil {
-			body = rq.operation(o.Name, om.Pending)
+			*body = rq.operation(o.Name, om.Pending)
 		}
 		return err
 	})
-	if v.failed(rq, err) {
-		return
-	}
-	rq.reply(http.StatusOK, body)
 }
 
 // cancelOperation serves PATCH .../pending {"cancellation_requested":true}.
@@ -364,8 +359,7 @@ func (v *Vault) cancelOperation(rq *request, name string) {
 		rq.fail(badParameter("send {\"cancellation_requested\": true}"))
 		return
 	}
-	var body []byte
-	err := v.update(rq.r.Context(), func(tx store.Tx) error {
+	v.answer(rq, http.StatusOK, v.update, func(tx store.Tx, body *[]byte) error {
 		o, om, err := pendingOperation(rq.r.Context(), tx, rq.vault, name)
 		if err != nil {
 			return err
@@ -375,26 +369,21 @@ func (v *Vault) cancelOperation(rq *request, name string) {
 		}
 		om.Pending.CancellationRequested = *in.CancellationRequested
 		o.Meta, o.Updated = mustJSON(om), v.now()
-		body = rq.operation(o.Name, om.Pending)
+		*body = rq.operation(o.Name, om.Pending)
 		return tx.PutObject(rq.r.Context(), o)
 	})
-	if v.failed(rq, err) {
-		return
-	}
-	rq.reply(http.StatusOK, body)
 }
 
 // deleteOperation serves DELETE .../pending: the record and the pending key
 // go; a certificate that never had a version goes with them.
 func (v *Vault) deleteOperation(rq *request, name string) {
-	var body []byte
-	err := v.update(rq.r.Context(), func(tx store.Tx) error {
+	v.answer(rq, http.StatusOK, v.update, func(tx store.Tx, body *[]byte) error {
 		ctx := rq.r.Context()
 		o, om, err := pendingOperation(ctx, tx, rq.vault, name)
 		if err != nil {
 			return err
 		}
-		body = rq.operation(o.Name, om.Pending)
+		*body = rq.operation(o.Name, om.Pending)
 		if _, err := tx.LatestVersion(ctx, o.ObjectKey); errors.Is(err, store.ErrNotFound) {
 			return tx.PurgeObject(ctx, o.ObjectKey)
 		} else if err != nil {
@@ -405,17 +394,12 @@ func (v *Vault) deleteOperation(rq *request, name string) {
 		o.Meta, o.Updated = mustJSON(om), v.now()
 		return tx.PutObject(ctx, o)
 	})
-	if v.failed(rq, err) {
-		return
-	}
-	rq.reply(http.StatusOK, body)
 }
 
 // deleteCertificate soft-deletes a certificate with its managed secret and
 // discards any pending operation, so nothing blocks a later create (A.11).
 func (v *Vault) deleteCertificate(rq *request, name string) {
-	var body []byte
-	err := v.update(rq.r.Context(), func(tx store.Tx) error {
+	v.answer(rq, http.StatusOK, v.update, func(tx store.Tx, body *[]byte) error {
 		ctx := rq.r.Context()
 		o, _, err := liveCertificate(ctx, tx, rq.vault, name, "-")
 		if err != nil {
@@ -442,11 +426,7 @@ func (v *Vault) deleteCertificate(rq *request, name string) {
 		} else if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
-		body, err = v.certificateBundleJSON(ctx, tx, rq, o, ver)
+		*body, err = v.certificateBundleJSON(ctx, tx, rq, o, ver)
 		return err
 	})
-	if v.failed(rq, err) {
-		return
-	}
-	rq.reply(http.StatusOK, body)
 }

@@ -48,8 +48,7 @@ func deletedObject(ctx context.Context, tx store.Tx, vault, name string, certs b
 }
 
 func (v *Vault) getDeleted(rq *request, name string, certs bool) {
-	var body []byte
-	err := v.opts.Store.View(rq.r.Context(), func(tx store.Tx) error {
+	v.answer(rq, http.StatusOK, v.opts.Store.View, func(tx store.Tx, body *[]byte) error {
 		ctx := rq.r.Context()
 		o, err := deletedObject(ctx, tx, rq.vault, name, certs)
 		if err != nil {
@@ -60,7 +59,7 @@ func (v *Vault) getDeleted(rq *request, name string, certs bool) {
 			return err
 		}
 		if certs {
-			body, err = v.certificateBundleJSON(ctx, tx, rq, o, ver)
+			*body, err = v.certificateBundleJSON(ctx, tx, rq, o, ver)
 			return err
 		}
 		m, err := decodeVersionMeta(ver)
@@ -69,20 +68,15 @@ func (v *Vault) getDeleted(rq *request, name string, certs bool) {
 		}
 		b := v.secretBundle(rq, o, ver, &m, nil)
 		v.deletedFields(rq, &b, o, "secrets")
-		body = mustJSON(b)
+		*body = mustJSON(b)
 		return nil
 	})
-	if v.failed(rq, err) {
-		return
-	}
-	rq.reply(http.StatusOK, body)
 }
 
 // recover brings a soft-deleted object back with all its versions; a
 // certificate brings its managed secret back with it.
 func (v *Vault) recover(rq *request, name string, certs bool) {
-	var body []byte
-	err := v.update(rq.r.Context(), func(tx store.Tx) error {
+	v.answer(rq, http.StatusOK, v.update, func(tx store.Tx, body *[]byte) error {
 		ctx := rq.r.Context()
 		o, err := deletedObject(ctx, tx, rq.vault, name, certs)
 		if err != nil {
@@ -106,20 +100,16 @@ func (v *Vault) recover(rq *request, name string, certs bool) {
 					return err
 				}
 			}
-			body, err = v.certificateBundleJSON(ctx, tx, rq, o, ver)
+			*body, err = v.certificateBundleJSON(ctx, tx, rq, o, ver)
 			return err
 		}
 		m, err := decodeVersionMeta(ver)
 		if err != nil {
 			return err
 		}
-		body = mustJSON(v.secretBundle(rq, o, ver, &m, nil))
+		*body = mustJSON(v.secretBundle(rq, o, ver, &m, nil))
 		return nil
 	})
-	if v.failed(rq, err) {
-		return
-	}
-	rq.reply(http.StatusOK, body)
 }
 
 // purge removes a soft-deleted object for good (with a certificate's managed

@@ -174,6 +174,17 @@ func (v *Vault) failed(rq *request, err error) bool {
 	return true
 }
 
+// answer runs fn in a transaction (txn: v.update to write, v.opts.Store.View to
+// read) and answers status with the body fn leaves in *body, or the error.
+func (v *Vault) answer(rq *request, status int, txn func(context.Context, func(store.Tx) error) error, fn func(tx store.Tx, body *[]byte) error) {
+	var body []byte
+	err := txn(rq.r.Context(), func(tx store.Tx) error { return fn(tx, &body) })
+	if v.failed(rq, err) {
+		return
+	}
+	rq.reply(status, body)
+}
+
 // liveSecret reads a live secret object and one version ("" for the latest).
 func (v *Vault) liveSecret(ctx context.Context, tx store.Tx, vault, name, version string) (store.Object, store.Version, versionMeta, error) {
 	key := secretKey(vault, name)
