@@ -317,34 +317,38 @@ func (v *Vault) writeCertificateVersion(ctx context.Context, tx store.Tx, vault 
 	return ver, err
 }
 
-// checkCertificateName refuses to create a certificate over a soft-deleted
-// one, or over a secret of the same name that no certificate manages.
-func checkCertificateName(ctx context.Context, tx store.Tx, vault, name string) (store.Object, bool, error) {
+// certificateForWrite returns the certificate object that a create or import
+// writes to (a new one when the name is free) with its metadata, refusing a
+// soft-deleted certificate or a secret of the same name that no certificate
+// manages.
+func certificateForWrite(ctx context.Context, tx store.Tx, vault, name string) (store.Object, objectMeta, error) {
 	o, err := tx.Object(ctx, certKey(vault, name))
-	exists := err == nil
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return o, false, err
+	switch {
+	case err == nil && !o.Deleted.IsZero():
+		return o, objectMeta{}, deletedButRecoverable("Certificate", name)
+	case err == nil:
+		om, err := decodeObjectMeta(o)
+		return o, om, err
+	case !errors.Is(err, store.ErrNotFound):
+		return o, objectMeta{}, err
 	}
-	if exists && !o.Deleted.IsZero() {
-		return o, true, deletedButRecoverable("Certificate", name)
-	}
-	if !exists {
-		s, err := tx.Object(ctx, secretKey(vault, name))
-		if err == nil {
-			if sm, err := decodeObjectMeta(s); err != nil || !sm.Managed {
-				if err != nil {
-					return o, false, err
-				}
-				return o, false, conflict("A secret named %s exists in this vault; a certificate's secret shares its name, so pick another certificate name or delete and purge the secret", name)
-			}
-			if !s.Deleted.IsZero() {
-				return o, false, deletedButRecoverable("Certificate", name)
-			}
-		} else if !errors.Is(err, store.ErrNotFound) {
-			return o, false, err
+	s, err := tx.Object(ctx, secretKey(vault, name))
+	switch {
+	case err == nil:
+		sm, err := decodeObjectMeta(s)
+		if err != nil {
+			return o, objectMeta{}, err
 		}
+		if !sm.Managed {
+			return o, objectMeta{}, conflict("A secret named %s exists in this vault; a certificate's secret shares its name, so pick another certificate name or delete and purge the secret", name)
+		}
+		if !s.Deleted.IsZero() {
+			return o, objectMeta{}, deletedButRecoverable("Certificate", name)
+		}
+	case !errors.Is(err, store.ErrNotFound):
+		return o, objectMeta{}, err
 	}
-	return o, exists, nil
+	return store.Object{ObjectKey: certKey(vault, name)}, objectMeta{}, nil
 }
 
 // previousKey returns the private key of the certificate's latest version,

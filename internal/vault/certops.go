@@ -94,20 +94,12 @@ func (v *Vault) createCertificate(rq *request, name string) {
 	var opBody []byte
 	err = v.update(rq.r.Context(), func(tx store.Tx) error {
 		ctx := rq.r.Context()
-		o, exists, err := checkCertificateName(ctx, tx, rq.vault, name)
+		o, om, err := certificateForWrite(ctx, tx, rq.vault, name)
 		if err != nil {
 			return err
 		}
-		om := objectMeta{}
-		if exists {
-			if om, err = decodeObjectMeta(o); err != nil {
-				return err
-			}
-			if om.Pending != nil && om.Pending.Status == "inProgress" {
-				return conflict("There was a conflict while creating the certificate %s: a pending operation exists; merge it, or DELETE /certificates/%s/pending first", name, name)
-			}
-		} else {
-			o = store.Object{ObjectKey: certKey(rq.vault, name)}
+		if om.Pending != nil && om.Pending.Status == "inProgress" {
+			return conflict("There was a conflict while creating the certificate %s: a pending operation exists; merge it, or DELETE /certificates/%s/pending first", name, name)
 		}
 		if policyReuseKey(&p) {
 			prev, err := v.previousKey(ctx, tx, rq.vault, name)
@@ -215,17 +207,9 @@ func (v *Vault) importCertificate(rq *request, name string) {
 	var body []byte
 	err = v.update(rq.r.Context(), func(tx store.Tx) error {
 		ctx := rq.r.Context()
-		o, exists, err := checkCertificateName(ctx, tx, rq.vault, name)
+		o, om, err := certificateForWrite(ctx, tx, rq.vault, name)
 		if err != nil {
 			return err
-		}
-		om := objectMeta{}
-		if exists {
-			if om, err = decodeObjectMeta(o); err != nil {
-				return err
-			}
-		} else {
-			o = store.Object{ObjectKey: certKey(rq.vault, name)}
 		}
 		om.Policy = &p
 		o.Meta, o.Updated = mustJSON(om), v.now()
