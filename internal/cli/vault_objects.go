@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azcertificates"
 	"github.com/Azure/azure-sdk-for-go/sdk/security/keyvault/azsecrets"
 	"github.com/spf13/cobra"
@@ -101,19 +103,11 @@ token, which they get from the metadata service as a VM would (--imds), or from 
 			if err != nil {
 				return err
 			}
-			var all []*azsecrets.SecretProperties
-			pager := c.NewListSecretPropertiesPager(nil)
-			for pager.More() {
-				page, err := pager.NextPage(cmd.Context())
-				if err != nil {
-					return vaultError(err)
-				}
-				all = append(all, page.Value...)
+			all, err := allPages(cmd.Context(), c.NewListSecretPropertiesPager(nil), func(p azsecrets.ListSecretPropertiesResponse) []*azsecrets.SecretProperties { return p.Value })
+			if err != nil {
+				return err
 			}
 			if g.output == "json" {
-				if all == nil {
-					all = []*azsecrets.SecretProperties{}
-				}
 				return printJSON(cmd.OutOrStdout(), all)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
@@ -210,19 +204,13 @@ func newVaultCertCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var all []*azcertificates.CertificateProperties
-			pager := c.NewListCertificatePropertiesPager(nil)
-			for pager.More() {
-				page, err := pager.NextPage(cmd.Context())
-				if err != nil {
-					return vaultError(err)
-				}
-				all = append(all, page.Value...)
+			all, err := allPages(cmd.Context(), c.NewListCertificatePropertiesPager(nil), func(p azcertificates.ListCertificatePropertiesResponse) []*azcertificates.CertificateProperties {
+				return p.Value
+			})
+			if err != nil {
+				return err
 			}
 			if g.output == "json" {
-				if all == nil {
-					all = []*azcertificates.CertificateProperties{}
-				}
 				return printJSON(cmd.OutOrStdout(), all)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
@@ -298,6 +286,20 @@ role with getSecret (Secrets User, Certificate User, or above).`,
 	download.Flags().StringVar(&format, "format", "pem", "pem or pfx")
 	cmd.AddCommand(imp, get, list, download)
 	return cmd
+}
+
+// allPages follows a Key Vault listing to its end (the SDK's pager follows
+// nextLink) and returns every item, an empty slice rather than nil.
+func allPages[P, T any](ctx context.Context, pager *runtime.Pager[P], items func(P) []T) ([]T, error) {
+	all := []T{}
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return nil, vaultError(err)
+		}
+		all = append(all, items(page)...)
+	}
+	return all, nil
 }
 
 func deref[T any](p *T) T {
