@@ -2,7 +2,8 @@
 # what .ci/run calls: it installs what the tests need, then runs every test.
 
 GO ?= go
-DEBIAN_PACKAGES := curl jq iproute2 wrk procps openssl postgresql nginx acl
+DEBIAN_PACKAGES := curl jq iproute2 wrk procps openssl postgresql nginx acl \
+	samba-ad-dc samba-ad-provision krb5-user ldap-utils chromium chromium-driver
 FUZZTIME ?= 20s
 
 .PHONY: all build test test-unit deps fuzz bench vet clean
