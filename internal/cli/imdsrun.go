@@ -150,7 +150,7 @@ func startIMDS(ctx context.Context, cfg config.Config, st store.Store, log *slog
 	}
 	go func() {
 		errc := make(chan error, 2)
-		go func() { errc <- meta.Serve(metaLn) }()
+		go func() { errc <- imds.Serve(meta, metaLn) }()
 		go func() { errc <- admin.Serve(adminLn) }()
 		var err error
 		select {
