@@ -82,7 +82,7 @@ func mintFor(t *testing.T, m minter, oid string) string {
 	return tok
 }
 
-func startTestVault(t *testing.T) *testVault {
+func startTestVault(t testing.TB) *testVault {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := sqlite.Open(filepath.Join(dir, "tegata.db"))
@@ -132,7 +132,7 @@ func startTestVault(t *testing.T) *testVault {
 
 // newTestService is a renewal service for the test vault, issuing from Pebble by
 // DNS-01 through challtestsrv.
-func newTestService(t *testing.T, peb *testenv.Pebble, tv *testVault, clock func() time.Time) *Service {
+func newTestService(t testing.TB, peb *testenv.Pebble, tv *testVault, clock func() time.Time) *Service {
 	t.Helper()
 	ctx := context.Background()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
