@@ -24,7 +24,7 @@ tegata's database (keys encrypted under the master key) and follows the plan in
 tegata.yaml (pki.plan): when each Sub CA is published, when signing switches to it, when
 it retires, and new roots with cross-signs.`,
 	}
-	cmd.AddCommand(newPKIPlanCmd(g), newPKIRotateCmd(g))
+	cmd.AddCommand(newPKIPlanCmd(g), newPKIRotateCmd(g), newPKIIssueClientCmd(g))
 	return cmd
 }
 

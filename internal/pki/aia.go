@@ -61,6 +61,13 @@ func (a *Authority) AIAHandler() http.Handler {
 				break
 			}
 		}
+		if der == nil && name == ClientCAName {
+			// The client CA exists once a client certificate was issued; its
+			// leaves point here, and the DCs fetch it to build their chains.
+			if cert, err := a.ks.loadCert(ClientCAName); err == nil && cert != nil {
+				der = cert.Raw
+			}
+		}
 		a.mu.Unlock()
 		if der == nil {
 			http.NotFound(w, r)
