@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
@@ -30,6 +31,8 @@ import (
 	"github.com/tegata-project/tegata/internal/renew/notify"
 	"github.com/tegata-project/tegata/internal/renew/schedule"
 	"github.com/tegata-project/tegata/internal/store"
+	"github.com/tegata-project/tegata/internal/vault/auth"
+	"github.com/tegata-project/tegata/internal/vault/rbac"
 )
 
 func newRenewCmd(g *globals) *cobra.Command {
@@ -44,12 +47,23 @@ certificate; they are retried with backoff and reported to renew.webhooks.
 
 See docs/renew.md for the settings.`,
 	}
-	var imdsAddr, vaultURL string
+	var imdsAddr, vaultURL, vaultCA, listenAddr, tlsCert, tlsKey string
 	run := &cobra.Command{
 		Use:   "run",
 		Short: "Run the renewal service against a running vault",
+		Long: `Run the renewal service against a running vault (tegata's, or an Azure Key Vault).
+
+With --listen, it also serves its REST API (/api/) and web dashboard (/dashboard/) over
+HTTPS, as tegata up and vault serve do on the vault's host. Callers authenticate with
+tokens of the issuer in vault.issuer (url, jwks_url, tenant) for https://<vault.domain>, and
+are authorised by the role assignments in the store (tegata vault role assign), re-read
+every 15 seconds. The TLS certificate is --tls-cert/--tls-key, else vault.tls_cert_file,
+else one from tegata's local TLS CA in the data directory (the vault's, tls-ca.pem).`,
 		Example: `  tegata renew run --config tegata.yaml
-  tegata renew run --vault https://127.0.0.1:8256 --imds http://127.0.0.1:8254`,
+  tegata renew run --vault https://127.0.0.1:8256 --imds http://127.0.0.1:8254
+  TEGATA_VAULT_ISSUER_URL=https://sts.windows.net/<tenant>/ \
+  TEGATA_VAULT_ISSUER_JWKS_URL=http://127.0.0.1:8255/identity/keys \
+  TEGATA_VAULT_ISSUER_TENANT=<tenant> tegata renew run --listen 127.0.0.1:8257`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := loadConfig(g, nil)
@@ -65,16 +79,32 @@ See docs/renew.md for the settings.`,
 				return err
 			}
 			defer st.Close()
-			svc, err := startRenew(cmd.Context(), cfg, st, vaultURL, imdsAddr, filepath.Join(cfg.DataDir, pki.TLSCAFile), time.Now, log)
+			if vaultCA == "" {
+				vaultCA = filepath.Join(cfg.DataDir, pki.TLSCAFile)
+			}
+			svc, err := startRenew(cmd.Context(), cfg, st, vaultURL, imdsAddr, vaultCA, time.Now, log)
 			if err != nil {
 				return err
 			}
+			var served chan error
+			if listenAddr != "" {
+				if served, err = serveRenew(cmd.Context(), cfg, st, svc, renewListen{addr: listenAddr, certFile: tlsCert, keyFile: tlsKey}, log); err != nil {
+					return err
+				}
+			}
 			svc.Run(cmd.Context())
+			if served != nil {
+				return <-served
+			}
 			return nil
 		},
 	}
 	run.Flags().StringVar(&vaultURL, "vault", "", "vault URL (default https://<vault.listen>)")
 	run.Flags().StringVar(&imdsAddr, "imds", "", "metadata service giving the managed-identity token (default http://<imds.listen>)")
+	run.Flags().StringVar(&vaultCA, "ca-file", "", "CA certificate of the vault's TLS certificate, besides the system's (default <data-dir>/tls-ca.pem)")
+	run.Flags().StringVar(&listenAddr, "listen", "", "also serve the REST API and the dashboard over HTTPS on this address (e.g. 127.0.0.1:8257)")
+	run.Flags().StringVar(&tlsCert, "tls-cert", "", "PEM certificate (chain) for --listen (default vault.tls_cert_file, else tegata's local TLS CA)")
+	run.Flags().StringVar(&tlsKey, "tls-key", "", "PEM private key for --tls-cert")
 
 	list := &cobra.Command{
 		Use:     "list",
@@ -280,4 +310,132 @@ func startRenew(ctx context.Context, cfg config.Config, st store.Store, vaultURL
 	}
 	log.Info("renewal service running", "directory", rc.Directory, "vault", vaultURL, "certificates", len(rc.Certificates))
 	return svc, nil
+}
+
+// renewListen is where `renew run --listen` serves the API and the dashboard.
+type renewListen struct{ addr, certFile, keyFile string }
+
+// serveRenew serves svc's REST API and dashboard over HTTPS until ctx ends, with
+// the vault's token trust (vault.issuer) and the role assignments of st, and
+// returns the channel that delivers the server's end.
+func serveRenew(ctx context.Context, cfg config.Config, st store.Store, svc *renew.Service, l renewListen, log *slog.Logger) (chan error, error) {
+	trust, err := trustFromConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	resource := "https://" + cfg.Vault.Domain
+	validator, err := auth.NewValidator(auth.Options{Issuer: trust.issuer, Tenant: trust.tenant, Resources: []string{resource}, Keys: trust.keys})
+	if err != nil {
+		return nil, err
+	}
+	authority := trust.authority
+	if authority == "" {
+		authority = "https://login.microsoftonline.com"
+	}
+	challenge, err := auth.Challenge(auth.TenantAuthority(authority, trust.tenant), resource)
+	if err != nil {
+		return nil, &exitError{code: 2, err: fmt.Errorf("configuration: vault.issuer: %w", err)}
+	}
+	var policy atomic.Pointer[rbac.Policy]
+	load := func() error {
+		as, err := st.Assignments(ctx, "")
+		if err != nil {
+			return fmt.Errorf("reading role assignments: %w", err)
+		}
+		p, err := rbac.Compile(as)
+		if err != nil {
+			return fmt.Errorf("role assignments: %w", err)
+		}
+		policy.Store(p)
+		return nil
+	}
+	if err := load(); err != nil {
+		return nil, err
+	}
+	cert, err := renewTLS(cfg, l, log)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := listen("renew --listen", l.addr)
+	if err != nil {
+		return nil, err
+	}
+	access := renew.APIOptions{Tokens: validator, Policy: policy.Load, Vault: cfg.Vault.Name, Challenge: challenge}
+	dash, err := renew.NewDashboard(svc, renew.DashboardOptions{APIOptions: access, Context: ctx})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/api/", renew.NewAPI(svc, access))
+	mux.Handle("/dashboard", dash)
+	mux.Handle("/dashboard/", dash)
+	srv := &http.Server{
+		Handler:           mux,
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second,
+		IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	done := make(chan error, 1)
+	go func() {
+		// Role assignments change under us (tegata vault role assign): re-read them.
+		t := time.NewTicker(15 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := load(); err != nil {
+					log.Warn("renew: keeping the previous role assignments", "err", err)
+				}
+			}
+		}
+	}()
+	go func() {
+		errc := make(chan error, 1)
+		go func() { errc <- srv.ServeTLS(ln, "", "") }()
+		var err error
+		select {
+		case err = <-errc:
+		case <-ctx.Done():
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		done <- err
+	}()
+	log.Info("renewal API and dashboard listening", "address", "https://"+ln.Addr().String()+"/dashboard/", "vault", cfg.Vault.Name)
+	return done, nil
+}
+
+// renewTLS is the certificate of `renew run --listen`: the given files, the
+// vault's, or one from tegata's local TLS CA (so clients trusting the vault's
+// tls-ca.pem trust it too).
+func renewTLS(cfg config.Config, l renewListen, log *slog.Logger) (tls.Certificate, error) {
+	certFile, keyFile := l.certFile, l.keyFile
+	if certFile == "" {
+		certFile, keyFile = cfg.Vault.TLSCertFile, cfg.Vault.TLSKeyFile
+	}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return cert, &exitError{code: 2, err: fmt.Errorf("--tls-cert/--tls-key (or vault.tls_cert_file/tls_key_file): %w", err)}
+		}
+		return cert, nil
+	}
+	master, err := loadMasterKey(cfg, log)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	hosts := []string{"localhost", "127.0.0.1", "::1"}
+	if h, _, _ := net.SplitHostPort(l.addr); h != "" && h != "127.0.0.1" && h != "localhost" {
+		hosts = append(hosts, h)
+	}
+	cert, _, err := pki.LocalTLS(cfg.DataDir, master, hosts, time.Now())
+	return cert, err
 }

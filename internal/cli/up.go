@@ -37,7 +37,9 @@ tegata's PKI and managed-identity tokens from tegata's issuer; the Key Vault-com
 vault over HTTPS (on an embedded SQLite store in ./.tegata/tegata.db), where the default
 instance's managed identity is Key Vault Administrator; and, when tegata.yaml has a renew
 section with renew.enabled, the ACME renewal service issuing into that vault (its REST API on
-the vault's host under /api/). The deploy agent runs on the VMs: tegata agent run.
+the vault's host under /api/, its web dashboard under /dashboard/, with a one-time login
+link for the default instance's identity in the welcome text). The deploy agent runs on the
+VMs: tegata agent run.
 
 Stop with Ctrl-C (or SIGTERM): servers shut down gracefully.`,
 		Example: `  go run ./cmd/tegata up
@@ -75,7 +77,14 @@ Stop with Ctrl-C (or SIGTERM): servers shut down gracefully.`,
 					return err
 				}
 			}
+			dashboardLink := ""
 			if cfg.Renew.Enabled && v != nil {
+				// The login link is minted now, for the banner; the dashboard that
+				// redeems it starts with the renewal service.
+				sessions := renew.NewSessions(0)
+				if inst := r.server.Inventory().Default(); inst != nil && inst.Identity.SystemAssigned.Enabled {
+					dashboardLink = "https://" + v.addr.String() + sessions.LoginLink(inst.Identity.SystemAssigned.ObjectID)
+				}
 				// The first issues can take a while (DNS propagation): in the background.
 				go func() {
 					svc, err := startRenew(cmd.Context(), cfg, st, "https://"+v.addr.String(), "http://"+r.metaAddr.String(), v.caPEM, r.clock.Now, log)
@@ -85,12 +94,20 @@ Stop with Ctrl-C (or SIGTERM): servers shut down gracefully.`,
 					}
 					r.admin.Handle("/admin/renew/", renewAdminHandler(svc))
 					r.admin.Handle("/admin/renew", renewAdminHandler(svc))
-					var api http.Handler = renew.NewAPI(svc, renew.APIOptions{Tokens: v.vault.Tokens(), Policy: v.vault.Policy, Vault: cfg.Vault.Name, Challenge: v.vault.Challenge()})
+					access := renew.APIOptions{Tokens: v.vault.Tokens(), Policy: v.vault.Policy, Vault: cfg.Vault.Name, Challenge: v.vault.Challenge()}
+					var api http.Handler = renew.NewAPI(svc, access)
 					v.api.Store(&api)
+					dash, err := renew.NewDashboard(svc, renew.DashboardOptions{APIOptions: access, Sessions: sessions, Context: cmd.Context()})
+					if err != nil {
+						log.Error("the renewal dashboard did not start", "err", err)
+					} else {
+						var h http.Handler = dash
+						v.dashboard.Store(&h)
+					}
 					svc.Run(cmd.Context())
 				}()
 			}
-			printWelcome(cmd.OutOrStdout(), cfg, r, v)
+			printWelcome(cmd.OutOrStdout(), cfg, r, v, dashboardLink)
 			err = <-r.done
 			if v != nil {
 				if verr := <-v.done; err == nil {
@@ -142,7 +159,7 @@ func selfCommand() string {
 	return "tegata"
 }
 
-func printWelcome(w io.Writer, cfg config.Config, r *runningIMDS, v *runningVault) {
+func printWelcome(w io.Writer, cfg config.Config, r *runningIMDS, v *runningVault, dashboardLink string) {
 	meta, admin := r.metaAddr.String(), r.adminAddr.String()
 	inst := r.server.Inventory().Default()
 	who := fmt.Sprintf("%d instances from %s", r.server.Inventory().Len(), cfg.IMDS.Inventory)
@@ -165,7 +182,22 @@ func printWelcome(w io.Writer, cfg config.Config, r *runningIMDS, v *runningVaul
 
   Effective configuration        %[4]s config print
 
-`, meta, admin, who, selfCommand(), attestedSection(r, meta, admin, cfg.DataDir), identitySection(r, meta, admin), vaultSection(v, cfg, meta))
+`, meta, admin, who, selfCommand(), attestedSection(r, meta, admin, cfg.DataDir), identitySection(r, meta, admin), vaultSection(v, cfg, meta)+dashboardSection(dashboardLink))
+}
+
+// dashboardSection is the welcome's lines about the renewal service, when it runs:
+// where its dashboard and API are, and a one-time login link for the default
+// instance's identity.
+func dashboardSection(link string) string {
+	if link == "" {
+		return ""
+	}
+	base, _, _ := strings.Cut(link, "/dashboard/")
+	return fmt.Sprintf(`  Renewal service (ACME)         dashboard %[1]s/dashboard/   API %[1]s/api/
+    dashboard: %[2]s
+               (signs the default instance's identity in once, within 10 minutes; or sign in with a token)
+
+`, base, link)
 }
 
 // attestedSection is the welcome's lines about attested documents, when the PKI runs.

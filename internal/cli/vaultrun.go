@@ -30,16 +30,28 @@ type runningVault struct {
 	caPEM string // path of the CA file clients trust; "" with a given certificate
 	done  chan error
 	api   atomic.Pointer[http.Handler] // the renewal service's API under /api/, once it runs
+	// dashboard is the renewal service's web dashboard under /dashboard/, once it runs.
+	dashboard atomic.Pointer[http.Handler]
 }
 
-// ServeHTTP sends /api/ to the renewal service's API when it runs (Key Vault has no
-// such path) and everything else to the vault.
+// ServeHTTP sends /api/ and /dashboard/ to the renewal service's API and dashboard
+// when it runs (Key Vault has no such paths) and everything else to the vault.
 func (r *runningVault) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if strings.HasPrefix(req.URL.Path, "/api/") {
 		if h := r.api.Load(); h != nil {
 			(*h).ServeHTTP(w, req)
 			return
 		}
+	}
+	if req.URL.Path == "/dashboard" || strings.HasPrefix(req.URL.Path, "/dashboard/") {
+		if h := r.dashboard.Load(); h != nil {
+			(*h).ServeHTTP(w, req)
+			return
+		}
+		// Key Vault has no such path either; say why there is nothing yet.
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "the renewal service's dashboard is not running: it starts with the renewal service (renew.enabled), after the configured certificates' first issuance", http.StatusServiceUnavailable)
+		return
 	}
 	r.vault.ServeHTTP(w, req)
 }

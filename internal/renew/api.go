@@ -20,7 +20,8 @@ type APIOptions struct {
 	// validator: a token for the vault is a token for its renewal service).
 	Tokens *auth.Validator
 	// Policy returns the vault's current role assignments: listing needs
-	// certificates/read, issuing and renewing certificates/create.
+	// certificates/read, issuing and renewing certificates/create, revoking
+	// ActionRevoke and deleting ActionDelete.
 	Policy func() *rbac.Policy
 	// Vault is the vault name the assignments are for.
 	Vault string
@@ -30,12 +31,21 @@ type APIOptions struct {
 
 // API serves acmebot's v5 routes (and its v4 aliases) over the service (B.3):
 //
-//	GET  /api/certificates                  list
-//	POST /api/certificates                  issue (202, Location: /api/operations/{id})
-//	POST /api/certificates/{name}/renew     renew now (202)
-//	GET  /api/operations/{id}               202 while running, 200 when done, a problem on failure
-//	GET  /api/renewals                      renewal state per certificate
-//	GET  /api/dns-zones                     the configured DNS providers
+//	GET    /api/certificates                  list
+//	POST   /api/certificates                  issue (202, Location: /api/operations/{id})
+//	POST   /api/certificates/{name}/renew     renew now (202)
+//	POST   /api/certificates/{name}/revoke    revoke the current version at the CA (200)
+//	GET    /api/operations/{id}               202 while running, 200 when done, a problem on failure
+//	GET    /api/renewals                      renewal state per certificate
+//	GET    /api/dns-zones                     the configured DNS providers
+//
+// and tegata's additions (revoke is acmebot's; these are not):
+//
+//	GET    /api/certificates/{name}           one certificate: status, definition, history
+//	DELETE /api/certificates/{name}           stop managing it and soft-delete it in the vault (204)
+//
+// Routes on one certificate are authorised on that certificate, so a role
+// assigned at /certificates/{name} scope is enough for them.
 type API struct {
 	s   *Service
 	o   APIOptions
@@ -59,6 +69,10 @@ const maxOperations = 1000
 func NewAPI(s *Service, o APIOptions) *API {
 	a := &API{s: s, o: o, mux: http.NewServeMux(), ops: map[string]*operation{}}
 	read, create := rbac.ActionCertificatesRead, rbac.ActionCertificatesCreate
+	// Built-in Key Vault roles carry no revoke action: revoking changes the
+	// certificate's state (update), deleting removes it (delete). Both are
+	// granted by Key Vault Certificates Officer and Administrator.
+	revoke, del := ActionRevoke, ActionDelete
 	a.handle("GET /api/certificates", read, a.list)
 	a.handle("POST /api/certificates", create, a.issue)
 	a.handle("POST /api/certificate", create, a.issue) // v4
@@ -68,6 +82,12 @@ func NewAPI(s *Service, o APIOptions) *API {
 	a.handle("GET /api/state/{id}", read, a.operation) // v4
 	a.handle("GET /api/renewals", read, a.list)
 	a.handle("GET /api/dns-zones", read, a.zones)
+	a.handle("POST /api/certificates/{name}/revoke", revoke, a.revoke)
+	a.handle("POST /api/certificate/{name}/revoke", revoke, a.revoke) // v4
+	a.handle("GET /api/certificates/{name}", read, a.get)
+	a.handle("GET /api/certificate/{name}", read, a.get)
+	a.handle("DELETE /api/certificates/{name}", del, a.delete)
+	a.handle("DELETE /api/certificate/{name}", del, a.delete)
 	return a
 }
 
@@ -89,8 +109,8 @@ func (a *API) handle(pattern, action string, h func(http.ResponseWriter, *http.R
 			problem(w, http.StatusUnauthorized, "Unauthorized", "the bearer token is not valid for this vault")
 			return
 		}
-		if d := a.o.Policy().Decide(who.ObjectID, action, rbac.Target{Vault: a.o.Vault}); !d.Allowed {
-			problem(w, http.StatusForbidden, "Forbidden", "the caller lacks "+action+" on vault "+a.o.Vault+rbac.NeededRolesHint(d))
+		if d := decide(a.o, who.ObjectID, action, r.PathValue("name")); !d.Allowed {
+			problem(w, http.StatusForbidden, "Forbidden", denial(a.o.Vault, r.PathValue("name"), action, d))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)

@@ -71,6 +71,11 @@ type record struct {
 	LastError   string         `json:"lastError,omitempty"`
 	LastErrorAt time.Time      `json:"lastErrorAt,omitzero"`
 	Issued      int            `json:"issued"`
+	// Revoked is the last revocation, of the serial it names (which may no
+	// longer be the current one after a renewal).
+	Revoked *Revocation `json:"revoked,omitempty"`
+	// History holds the latest attempts, newest last (maxHistory of them).
+	History []Attempt `json:"history,omitempty"`
 }
 
 const recordPrefix = "renew/certs/"
@@ -131,23 +136,38 @@ func (s *Service) save(ctx context.Context, r *record) error {
 	return s.o.Store.PutBlob(ctx, recordPrefix+strings.ToLower(r.Definition.Name), b)
 }
 
+// Define starts managing d without issuing it: it validates d, checks its DNS
+// provider, and stores it. The first issuance is the caller's (Renew), or the
+// next pass's.
+func (s *Service) Define(ctx context.Context, d Definition) (Definition, error) {
+	if err := d.Validate(); err != nil {
+		return d, fmt.Errorf("%w: %w", ErrInvalidDefinition, err)
+	}
+	if !d.HTTP01 && s.o.DNS[d.DNSProvider] == nil {
+		return d, fmt.Errorf("%w: dnsProviderName: %q is not a configured DNS provider (have: %s)", ErrInvalidDefinition, d.DNSProvider, strings.Join(s.providerNames(), ", "))
+	}
+	if d.HTTP01 && s.o.HTTP01Address == "" {
+		return d, fmt.Errorf("%w: http01: this service answers no HTTP-01 challenges (set renew.http01_listen)", ErrInvalidDefinition)
+	}
+	if _, err := s.load(ctx, d.Name); err == nil {
+		return d, fmt.Errorf("certificateName: %s: %w; renew it, or delete it first", d.Name, ErrAlreadyManaged)
+	}
+	r := &record{Definition: d, State: schedule.State{Enabled: !d.Disabled}}
+	if err := s.save(ctx, r); err != nil {
+		return d, err
+	}
+	return d, nil
+}
+
 // Add starts managing d and issues its first certificate now (or adopts the
 // vault's current one when it is fresh). It returns the issue's error, if any;
 // the definition is kept either way and retried by the schedule.
 func (s *Service) Add(ctx context.Context, d Definition) (Status, error) {
-	if err := d.Validate(); err != nil {
+	d, err := s.Define(ctx, d)
+	if err != nil {
 		return Status{}, err
-	}
-	if !d.HTTP01 && s.o.DNS[d.DNSProvider] == nil {
-		return Status{}, fmt.Errorf("dnsProviderName: %q is not a configured DNS provider (have: %s)", d.DNSProvider, strings.Join(s.providerNames(), ", "))
-	}
-	if _, err := s.load(ctx, d.Name); err == nil {
-		return Status{}, fmt.Errorf("certificateName: %s is already managed; renew it, or remove it first", d.Name)
 	}
 	r := &record{Definition: d, State: schedule.State{Enabled: !d.Disabled}}
-	if err := s.save(ctx, r); err != nil {
-		return Status{}, err
-	}
 	st := s.status(r)
 	var aerr error
 	ok, err := s.withLease(ctx, d.Name, func(r *record) error {
@@ -176,7 +196,7 @@ func (s *Service) providerNames() []string {
 // Renew renews name now, whatever its schedule says.
 func (s *Service) Renew(ctx context.Context, name string) (Status, error) {
 	if _, err := s.load(ctx, name); err != nil {
-		return Status{}, fmt.Errorf("%s is not a managed certificate: %w", name, err)
+		return Status{}, fmt.Errorf("%s: %w (%v)", name, ErrNotManaged, err)
 	}
 	var st Status
 	var aerr error
@@ -189,7 +209,7 @@ func (s *Service) Renew(ctx context.Context, name string) (Status, error) {
 		return st, err
 	}
 	if !ok {
-		return st, fmt.Errorf("%s: %w; try again when it is done", name, errLeased)
+		return st, fmt.Errorf("%s: %w (%v); try again when it is done", name, ErrBusy, errLeased)
 	}
 	return st, aerr
 }
@@ -197,19 +217,11 @@ func (s *Service) Renew(ctx context.Context, name string) (Status, error) {
 // attempt runs one issuance for r (unless one is already in flight) and
 // records the outcome; the vault's current version is never touched on failure.
 func (s *Service) attempt(ctx context.Context, r *record, first bool) error {
-	name := strings.ToLower(r.Definition.Name)
-	s.mu.Lock()
-	if s.running[name] {
-		s.mu.Unlock()
-		return fmt.Errorf("%s: a renewal is already in progress", r.Definition.Name)
+	done, err := s.claim(r.Definition.Name)
+	if err != nil {
+		return err
 	}
-	s.running[name] = true
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.running, name)
-		s.mu.Unlock()
-	}()
+	defer done()
 	release, err := s.limiter.Acquire(ctx, schedule.Slot{Account: s.o.ACME.Account().URI, Provider: r.Definition.DNSProvider})
 	if err != nil {
 		return err
@@ -226,12 +238,14 @@ func (s *Service) attempt(ctx context.Context, r *record, first bool) error {
 		r.LastError, r.LastErrorAt = err.Error(), now
 		s.o.Log.Warn("renewal failed; the current certificate stays", "certificate", r.Definition.Name, "class", class, "err", err)
 		ev.Type, ev.Error = notify.EventFailed, err.Error()
+		r.remember(Attempt{At: now, Action: actionOf(renewal), Error: err.Error()})
 	} else {
 		r.LastError = ""
 		ev.Type, ev.Version, ev.NotAfter = notify.EventIssued, r.Version, r.State.NotAfter
 		if renewal {
 			ev.Type = notify.EventRenewed
 		}
+		r.remember(Attempt{At: now, Action: actionOf(renewal), OK: true, Version: r.Version, Serial: r.Serial, NotAfter: r.State.NotAfter})
 		s.o.Log.Info("certificate issued", "certificate", r.Definition.Name, "version", r.Version, "not_after", r.State.NotAfter)
 	}
 	if serr := s.save(ctx, r); serr != nil && err == nil {

@@ -1,0 +1,121 @@
+package renew
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/tegata-project/tegata/internal/store"
+	"github.com/tegata-project/tegata/internal/testenv"
+	"github.com/tegata-project/tegata/internal/vault/auth"
+	"github.com/tegata-project/tegata/internal/vault/rbac"
+)
+
+// Principals of the access tests besides the administrator (…aa).
+const (
+	readerOID  = "00000000-0000-0000-0000-0000000000bb" // Key Vault Reader on the vault
+	officerOID = "00000000-0000-0000-0000-0000000000cc" // Certificates Officer on /certificates/lc only
+)
+
+// testAccess is the API's token validator and a policy with the test vault's
+// administrator, a reader and an officer of one certificate.
+func testAccess(t *testing.T, tv *testVault) APIOptions {
+	t.Helper()
+	m := tv.cred.(minter)
+	validator, err := auth.NewValidator(auth.Options{Issuer: "https://sts.windows.net/" + testTenant + "/", Tenant: testTenant, Resources: []string{"https://vault.test.example"},
+		Keys: auth.StaticKeys(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &m.key.PublicKey, KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	as, _ := tv.st.Assignments(context.Background(), "")
+	as = append(as,
+		store.Assignment{ID: "reader", Vault: "kv1", Principal: readerOID, RoleID: "21090545-7ca7-4776-b22c-e363652d74d2", Scope: "/"},
+		store.Assignment{ID: "officer", Vault: "kv1", Principal: officerOID, RoleID: "a4417e6f-fecd-4de8-b567-7b0420556985", Scope: "/certificates/lc"})
+	pol, err := rbac.Compile(as)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return APIOptions{Tokens: validator, Policy: func() *rbac.Policy { return pol }, Vault: "kv1", Challenge: `Bearer authorization="x", resource="y"`}
+}
+
+// TestAPILifecycle drives tegata's routes on one certificate: read it, revoke it
+// (acmebot's route, with a reason), delete it; with 401 for no token, 403 for a
+// reader, and an officer scoped to the certificate allowed on it alone.
+func TestAPILifecycle(t *testing.T) {
+	peb := testenv.StartPebble(t, testenv.PebbleOptions{})
+	tv := startTestVault(t)
+	s := newTestService(t, peb, tv, time.Now)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	for _, n := range []string{"lc", "other"} {
+		if _, err := s.Add(ctx, Definition{Name: n, DNSNames: []string{n + ".example.test"}, DNSProvider: "test-dns"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := httptest.NewServer(NewAPI(s, testAccess(t, tv)))
+	defer srv.Close()
+	m := tv.cred.(minter)
+	admin, reader, officer := mintFor(t, m, "00000000-0000-0000-0000-0000000000aa"), mintFor(t, m, readerOID), mintFor(t, m, officerOID)
+	call := func(method, path, tok, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+
+	for _, c := range []struct{ method, path string }{{"GET", "/api/certificates/lc"}, {"POST", "/api/certificates/lc/revoke"}, {"DELETE", "/api/certificates/lc"}} {
+		if code, _ := call(c.method, c.path, "", ""); code != 401 {
+			t.Errorf("%s %s without a token: %d, want 401", c.method, c.path, code)
+		}
+	}
+	if code, body := call("GET", "/api/certificates/lc", reader, ""); code != 200 || !strings.Contains(body, `"history":[{`) || !strings.Contains(body, `"nextRenewal"`) {
+		t.Errorf("GET one certificate as a reader: %d %s", code, body)
+	}
+	if code, body := call("POST", "/api/certificates/lc/revoke", reader, `{"reason":"keyCompromise"}`); code != 403 || !strings.Contains(body, "certificates/update") || !strings.Contains(body, "Certificates Officer") {
+		t.Errorf("revoke as a reader: %d %s", code, body)
+	}
+	if code, body := call("DELETE", "/api/certificates/lc", reader, ""); code != 403 || !strings.Contains(body, "certificates/delete") {
+		t.Errorf("delete as a reader: %d %s", code, body)
+	}
+	if code, _ := call("POST", "/api/certificates/other/revoke", officer, ""); code != 403 {
+		t.Errorf("revoke by an officer of another certificate: %d, want 403", code)
+	}
+	if code, body := call("POST", "/api/certificates/lc/revoke", officer, `{"reason":"caCompromise"}`); code != 400 || !strings.Contains(body, "keyCompromise") {
+		t.Errorf("revoke with a reason CAs refuse: %d %s", code, body)
+	}
+	if code, body := call("POST", "/api/certificates/lc/revoke", officer, `{"reason":"superseded"}`); code != 200 || !strings.Contains(body, `"revoked":true`) || !strings.Contains(body, `"revocationReason":"superseded"`) {
+		t.Fatalf("revoke by the certificate's officer: %d %s", code, body)
+	}
+	if code, _ := call("POST", "/api/certificate/lc/revoke", admin, `{"reason":4}`); code != 409 {
+		t.Errorf("revoking the revoked certificate again (v4 route, numeric reason): %d, want 409", code)
+	}
+	if code, body := call("POST", "/api/certificates/other/revoke", admin, ""); code != 200 || !strings.Contains(body, `"revocationReason":"unspecified"`) {
+		t.Errorf("revoke without a body: %d %s", code, body)
+	}
+	if code, _ := call("DELETE", "/api/certificates/lc", officer, ""); code != 204 {
+		t.Errorf("delete by the certificate's officer: %d, want 204", code)
+	}
+	if code, _ := call("GET", "/api/certificates/lc", admin, ""); code != 404 {
+		t.Errorf("GET after delete: %d, want 404", code)
+	}
+	if code, _ := call("DELETE", "/api/certificate/lc", admin, ""); code != 404 {
+		t.Errorf("delete twice (v4 route): %d, want 404", code)
+	}
+	if code, body := call("GET", "/api/certificates", admin, ""); code != 200 || strings.Contains(body, `"name":"lc"`) || !strings.Contains(body, `"name":"other"`) {
+		t.Errorf("list after deleting lc: %d %s", code, body)
+	}
+}
