@@ -84,7 +84,7 @@ then flags; ` + "`tegata config print`" + ` shows the result.`,
 	pf.String("log-format", "", "log format: auto (text on a terminal, json otherwise), text, json")
 	pf.String("data-dir", "", "directory for tegata's state (default ~/.local/share/tegata; ./.tegata under `up`)")
 	g.flags = pf
-	root.AddCommand(newVersionCmd(g), newConfigCmd(g), newIMDSCmd(g), newAttestCmd(g), newPKICmd(g), newVaultCmd(g), newRenewCmd(g), newAgentCmd(g), newUpCmd(g))
+	root.AddCommand(newVersionCmd(g), newConfigCmd(g), newIMDSCmd(g), newAttestCmd(g), newPKICmd(g), newVaultCmd(g), newRenewCmd(g), newAgentCmd(g), newUpCmd(g), newMappingCmd(g))
 	return root
 }
 
