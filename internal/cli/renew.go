@@ -174,7 +174,7 @@ current certificate in place.`,
 	}
 	now.Flags().StringVar(&admin, "admin", "", "admin listener of tegata up (default imds.admin_listen)")
 	addOutputFlag(now, g)
-	cmd.AddCommand(run, list, now)
+	cmd.AddCommand(run, list, now, newRenewAdoptCmd(g))
 	return cmd
 }
 
@@ -191,6 +191,16 @@ func renewAdminHandler(svc *renew.Service) http.Handler {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(list)
+	})
+	mux.HandleFunc("POST /admin/renew-adopt", func(w http.ResponseWriter, r *http.Request) {
+		found, err := svc.Adopt(r.Context(), r.URL.Query().Get("dry_run") == "true")
+		w.Header().Set("Content-Type", "application/json")
+		if err != nil {
+			w.WriteHeader(http.StatusBadGateway)
+			json.NewEncoder(w).Encode(map[string]any{"error": err.Error(), "adopted": found})
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]any{"adopted": found})
 	})
 	mux.HandleFunc("POST /admin/renew/{name}", func(w http.ResponseWriter, r *http.Request) {
 		st, err := svc.Renew(r.Context(), r.PathValue("name"))

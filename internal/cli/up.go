@@ -94,6 +94,7 @@ Stop with Ctrl-C (or SIGTERM): servers shut down gracefully.`,
 					}
 					r.admin.Handle("/admin/renew/", renewAdminHandler(svc))
 					r.admin.Handle("/admin/renew", renewAdminHandler(svc))
+					r.admin.Handle("/admin/renew-adopt", renewAdminHandler(svc))
 					access := renew.APIOptions{Tokens: v.vault.Tokens(), Policy: v.vault.Policy, Vault: cfg.Vault.Name, Challenge: v.vault.Challenge()}
 					var api http.Handler = renew.NewAPI(svc, access)
 					v.api.Store(&api)
