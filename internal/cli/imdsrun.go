@@ -20,6 +20,7 @@ import (
 
 	"github.com/tegata-project/tegata/internal/attested"
 	"github.com/tegata-project/tegata/internal/config"
+	"github.com/tegata-project/tegata/internal/gctune"
 	"github.com/tegata-project/tegata/internal/identity"
 	"github.com/tegata-project/tegata/internal/imds"
 	"github.com/tegata-project/tegata/internal/instance"
@@ -55,6 +56,9 @@ func startIMDS(ctx context.Context, cfg config.Config, st store.Store, log *slog
 		return nil, err
 	}
 	setMemoryLimit(cfg.MemoryLimit, log)
+	if cfg.MemoryLimit != "off" {
+		go gctune.Run(ctx, gctune.DefaultHeadroom, time.Second)
+	}
 	metaLn, err := listen("imds.listen", cfg.IMDS.Listen)
 	if err != nil {
 		return nil, err
