@@ -10,7 +10,10 @@ import (
 // BenchmarkDecide measures verdicts over synthetic certificate/account pairs
 // that cover the main paths: strong explicit, SID, weak and no mapping. The
 // issue's target is at least 50,000 verdicts per second per core.
-func BenchmarkDecide(b *testing.B) {
+func BenchmarkDecide(b *testing.B)      { benchDecide(b, Decide) }
+func BenchmarkDecideBrief(b *testing.B) { benchDecide(b, DecideBrief) }
+
+func benchDecide(b *testing.B, decide func(*Certificate, *Account, DCState) Verdict) {
 	type pair struct {
 		c *Certificate
 		a *Account
@@ -40,7 +43,7 @@ func BenchmarkDecide(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		p := pairs[i%len(pairs)]
-		_ = Decide(p.c, p.a, dcs[i%len(dcs)])
+		_ = decide(p.c, p.a, dcs[i%len(dcs)])
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "verdicts/s")
 }

@@ -83,9 +83,22 @@ func findMapping(cert *Certificate, acct *Account) found {
 // A nil acct means the client name resolves to no account. Decide never
 // panics and is safe for concurrent use; a nil cert is denied as unmapped.
 func Decide(cert *Certificate, acct *Account, dc DCState) Verdict {
+	return decideAll(cert, acct, dc, false)
+}
+
+// DecideBrief returns the verdict Decide returns, without the explanation:
+// Steps is nil. An audit of many pairs reports reasons, events and paths but
+// not the steps, and formatting them is most of Decide's cost.
+func DecideBrief(cert *Certificate, acct *Account, dc DCState) Verdict {
+	v := decideAll(cert, acct, dc, true)
+	v.brief = false
+	return v
+}
+
+func decideAll(cert *Certificate, acct *Account, dc DCState, brief bool) Verdict {
 	if cert == nil || acct == nil {
 		v := Verdict{Mode: dc.Mode(), Path: PathNoMapping, KerberosError: KDCErrCPrincipalUnknown,
-			Reason: "the client name resolves to no account"}
+			Reason: "the client name resolves to no account", brief: brief}
 		v.step("no account (or no certificate) to map: KDC_ERR_C_PRINCIPAL_UNKNOWN, no KB5014754 event")
 		return v
 	}
@@ -93,8 +106,8 @@ func Decide(cert *Certificate, acct *Account, dc DCState) Verdict {
 	sanMatters := cert.SIDExtension.State == SIDAbsent && cert.SANURL.State != SIDAbsent && cert.SANURL.State != SIDIgnored
 	switch support := dc.SANURLSupported(); {
 	case support == Uncertain && sanMatters:
-		with := decide(cert, acct, dc, true)
-		without := decide(cert, acct, dc, false)
+		with := decide(cert, acct, dc, true, brief)
+		without := decide(cert, acct, dc, false, brief)
 		v := with
 		if without.severity() > with.severity() {
 			v = without
@@ -103,12 +116,12 @@ func Decide(cert *Certificate, acct *Account, dc DCState) Verdict {
 		v.label(LabelDependsOnSANURL)
 		return v
 	default:
-		return decide(cert, acct, dc, support == Yes)
+		return decide(cert, acct, dc, support == Yes, brief)
 	}
 }
 
-func decide(cert *Certificate, acct *Account, dc DCState, sanURL bool) Verdict {
-	v := Verdict{Mode: dc.Mode()}
+func decide(cert *Certificate, acct *Account, dc DCState, sanURL, brief bool) Verdict {
+	v := Verdict{Mode: dc.Mode(), brief: brief}
 	p, assumed := dc.PatchLevel()
 	if assumed {
 		v.label(LabelPatchLevelAssumed)

@@ -3,6 +3,7 @@ package mapping
 import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -203,6 +204,14 @@ func TestDecideTable(t *testing.T) {
 			}
 			if v.Reason == "" || len(v.Steps) == 0 {
 				t.Error("verdict without reason or steps")
+			}
+			brief := DecideBrief(tt.cert, tt.acct, tt.dc)
+			if brief.Steps != nil {
+				t.Errorf("DecideBrief returned %d steps", len(brief.Steps))
+			}
+			v.Steps = nil
+			if !reflect.DeepEqual(brief, v) {
+				t.Errorf("DecideBrief = %+v\nDecide    = %+v", brief, v)
 			}
 		})
 	}

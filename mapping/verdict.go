@@ -170,6 +170,8 @@ type Verdict struct {
 	Steps []string
 	// Labels mark dependencies on unconfirmed behaviour or missing inputs.
 	Labels []Label
+
+	brief bool // DecideBrief: no Steps
 }
 
 // severity orders verdicts: deny > allow with an event > allow.
@@ -184,6 +186,9 @@ func (v Verdict) severity() int {
 }
 
 func (v *Verdict) step(format string, args ...any) {
+	if v.brief {
+		return
+	}
 	v.Steps = append(v.Steps, fmt.Sprintf(format, args...))
 }
 

@@ -43,7 +43,14 @@ type Auditor struct {
 	dups    map[string]bool
 	sum     Summary
 	buf     []match
+	results []planResult // pair's scratch, one per plan
 	done    int
+}
+
+// planResult is one plan's verdicts for the pair being audited.
+type planResult struct {
+	today, compat Brief
+	changes       []Change
 }
 
 // NewAuditor indexes dir for the audit.
@@ -221,7 +228,7 @@ func (a *Auditor) unmapped(in *CertificateInput) *Finding {
 	f := &Finding{Certificate: summarizeCertificate(in), Outcome: OutcomeUnmapped, Compatibility: OutcomeUnmapped}
 	briefs := make([]Brief, len(a.plans))
 	for k, p := range a.plans {
-		v := mapping.Decide(in.Cert, nil, p.state)
+		v := mapping.DecideBrief(in.Cert, nil, p.state)
 		briefs[k] = brief(&v)
 		briefs[k].Outcome = OutcomeUnmapped
 	}
@@ -243,11 +250,10 @@ func (a *Auditor) pair(in *CertificateInput, cands []mapping.Candidate, n int, v
 	c := in.Cert
 	acct := &a.idx.accounts[n]
 	f := &Finding{Certificate: summarizeCertificate(in), Account: summarizeAccount(acct, a.idx.sids[n]), FoundBy: v.names()}
-	type result struct {
-		today, compat Brief
-		changes       []Change
+	if len(a.results) < len(a.plans) {
+		a.results = make([]planResult, len(a.plans))
 	}
-	results := make([]result, len(a.plans))
+	results := a.results[:len(a.plans)]
 	a.scen.next()
 	for k, p := range a.plans {
 		r := &results[k]

@@ -159,7 +159,7 @@ func (s *scenarios) next() {
 func (s *scenarios) decide(cert *mapping.Certificate, acct *mapping.Account, canon []int, i int) *Brief {
 	k := canon[i]
 	if s.stamp[k] != s.gen {
-		v := mapping.Decide(cert, acct, s.states[k])
+		v := mapping.DecideBrief(cert, acct, s.states[k])
 		s.briefs[k] = brief(&v)
 		s.stamp[k] = s.gen
 	}
