@@ -76,6 +76,20 @@ func TestRenewalServiceInUp(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"name":"www-example-test"`) || !strings.Contains(string(body), `"isIssuedByAcmebot":true`) {
 		t.Errorf("GET /api/certificates: %d %s", resp.StatusCode, body)
 	}
+	// Adoption from the vault's listing: the one tagged certificate is tegata's own.
+	var adopted []struct {
+		Name    string `json:"name"`
+		By      string `json:"taggedBy"`
+		Adopted bool   `json:"adopted"`
+		Reason  string `json:"reason"`
+	}
+	out := p.must(t, `tegata --config `+conf+` renew adopt --dry-run --admin `+p.admin+` --output json`)
+	if err := json.Unmarshal([]byte(out), &adopted); err != nil {
+		t.Fatalf("renew adopt --output json: %v: %s", err, out)
+	}
+	if len(adopted) != 1 || adopted[0].Name != "www-example-test" || adopted[0].By != "tegata" || adopted[0].Adopted || !strings.Contains(adopted[0].Reason, "already managed") {
+		t.Errorf("renew adopt --dry-run: %+v", adopted)
+	}
 	secrets, _ := vaultClientsWithToken(t, p)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
