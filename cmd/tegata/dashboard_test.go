@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -75,23 +74,7 @@ func startUpForDashboard(t *testing.T, dataDir string, env []string, extra ...st
 func TestDashboardInChromium(t *testing.T) {
 	chromium := testenv.Program(t, "chromium", "chromium")
 	peb := testenv.StartPebble(t, testenv.PebbleOptions{})
-	dir := t.TempDir()
-	ca := filepath.Join(dir, "pebble-tls.pem")
-	os.WriteFile(ca, peb.TLSRootPEM, 0o600)
-	conf := filepath.Join(dir, "tegata.yaml")
-	os.WriteFile(conf, []byte(fmt.Sprintf(`renew:
-  enabled: true
-  directory: %s
-  ca_file: %s
-  resolvers: [%q]
-  propagation_timeout: 10s
-  tick: 1m
-  dns_providers:
-    - name: test-dns
-      type: challtestsrv
-      config:
-        url: %s
-`, peb.DirectoryURL, ca, peb.DNSAddr, peb.ChallTestSrvURL)), 0o600)
+	dir, conf := renewConfig(t, peb, "  tick: 1m\n")
 	base, loginPath := startUpForDashboard(t, filepath.Join(dir, "data"), []string{"LEGO_DISABLE_CNAME_SUPPORT=true"}, "--config", conf)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)

@@ -27,21 +27,9 @@ func TestRenewalReachesNginx(t *testing.T) {
 	nginx := testenv.Program(t, "nginx", "nginx")
 	openssl := testenv.Program(t, "openssl", "openssl")
 	peb := testenv.StartPebble(t, testenv.PebbleOptions{})
-	dir := t.TempDir()
-	ca := filepath.Join(dir, "pebble-tls.pem")
-	os.WriteFile(ca, peb.TLSRootPEM, 0o600)
-	conf := filepath.Join(dir, "tegata.yaml")
-	os.WriteFile(conf, []byte(fmt.Sprintf(`renew:
-  enabled: true
-  directory: %s
-  ca_file: %s
-  resolvers: [%q]
-  propagation_timeout: 10s
-  dns_providers:
-    - {name: test-dns, type: challtestsrv, config: {url: %s}}
-  certificates:
+	dir, conf := renewConfig(t, peb, `  certificates:
     - {dns_names: [www.example.test], dns_provider: test-dns}
-`, peb.DirectoryURL, ca, peb.DNSAddr, peb.ChallTestSrvURL)), 0o600)
+`)
 	p := startUpIn(t, filepath.Join(dir, "data"), []string{"LEGO_DISABLE_CNAME_SUPPORT=true"}, "--config", conf)
 	waitIssued(t, p, conf, 1)
 

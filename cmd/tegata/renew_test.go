@@ -22,26 +22,11 @@ import (
 // a key pair for the configured names.
 func TestRenewalServiceInUp(t *testing.T) {
 	peb := testenv.StartPebble(t, testenv.PebbleOptions{})
-	dir := t.TempDir()
-	ca := filepath.Join(dir, "pebble-tls.pem")
-	os.WriteFile(ca, peb.TLSRootPEM, 0o600)
-	conf := filepath.Join(dir, "tegata.yaml")
-	os.WriteFile(conf, []byte(fmt.Sprintf(`renew:
-  enabled: true
-  directory: %s
-  ca_file: %s
-  resolvers: [%q]
-  propagation_timeout: 10s
-  tick: 1m
-  dns_providers:
-    - name: test-dns
-      type: challtestsrv
-      config:
-        url: %s
+	dir, conf := renewConfig(t, peb, `  tick: 1m
   certificates:
     - dns_names: [www.example.test, example.test]
       dns_provider: test-dns
-`, peb.DirectoryURL, ca, peb.DNSAddr, peb.ChallTestSrvURL)), 0o600)
+`)
 	p := startUpIn(t, filepath.Join(dir, "data"), []string{"LEGO_DISABLE_CNAME_SUPPORT=true"}, "--config", conf)
 
 	var list []struct {
@@ -104,4 +89,30 @@ func TestRenewalServiceInUp(t *testing.T) {
 	if names := strings.Join(mat.Chain[0].DNSNames, ","); !strings.Contains(names, "www.example.test") || !strings.Contains(names, "example.test") {
 		t.Errorf("issued for %s", names)
 	}
+}
+
+// renewConfig writes a tegata.yaml in a new directory whose renewal service issues from
+// peb by DNS-01 through challtestsrv (provider "test-dns"), followed by extra (more renew
+// settings, indented by two spaces); it returns the directory and the file.
+func renewConfig(t *testing.T, peb *testenv.Pebble, extra string) (dir, conf string) {
+	t.Helper()
+	dir = t.TempDir()
+	ca := filepath.Join(dir, "pebble-tls.pem")
+	if err := os.WriteFile(ca, peb.TLSRootPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf = filepath.Join(dir, "tegata.yaml")
+	yaml := fmt.Sprintf(`renew:
+  enabled: true
+  directory: %s
+  ca_file: %s
+  resolvers: [%q]
+  propagation_timeout: 10s
+  dns_providers:
+    - {name: test-dns, type: challtestsrv, config: {url: %s}}
+`, peb.DirectoryURL, ca, peb.DNSAddr, peb.ChallTestSrvURL) + extra
+	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir, conf
 }
