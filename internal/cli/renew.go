@@ -403,22 +403,7 @@ func serveRenew(ctx context.Context, cfg config.Config, st store.Store, svc *ren
 			}
 		}
 	}()
-	go func() {
-		errc := make(chan error, 1)
-		go func() { errc <- srv.ServeTLS(ln, "", "") }()
-		var err error
-		select {
-		case err = <-errc:
-		case <-ctx.Done():
-		}
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
-		}
-		done <- err
-	}()
+	go func() { done <- serveTLSUntil(ctx, srv, ln) }()
 	log.Info("renewal API and dashboard listening", "address", "https://"+ln.Addr().String()+"/dashboard/", "vault", cfg.Vault.Name)
 	return done, nil
 }

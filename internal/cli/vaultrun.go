@@ -171,20 +171,8 @@ func startVault(ctx context.Context, cfg config.Config, st store.Store, master p
 	}
 	go v.Maintain(ctx)
 	go func() {
-		errc := make(chan error, 1)
-		go func() { errc <- srv.ServeTLS(ln, "", "") }()
-		var err error
-		select {
-		case err = <-errc:
-		case <-ctx.Done():
-		}
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(sctx)
+		err := serveTLSUntil(ctx, srv, ln)
 		v.Close()
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
-		}
 		r.done <- err
 	}()
 	log.Info("vault listening", "address", "https://"+r.addr.String(), "vault", cfg.Vault.Name, "store", cfg.Store.Driver)
@@ -202,4 +190,23 @@ func grantDevAdmin(ctx context.Context, r *runningVault, vaultName, principal st
 		return fmt.Errorf("granting the dev identity the Key Vault Administrator role: %w", err)
 	}
 	return r.vault.ReloadAssignments(ctx)
+}
+
+// serveTLSUntil serves srv on ln until it fails or ctx ends, then shuts it down
+// gracefully (at most 10 s). A shutdown because ctx ended returns nil.
+func serveTLSUntil(ctx context.Context, srv *http.Server, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
 }
