@@ -322,10 +322,21 @@ each result is printed. The identity needs write access to altSecurityIdentities
 			for _, af := range plan {
 				flat = append(flat, af.Add...)
 			}
+			if len(flat) == 0 {
+				fmt.Fprintln(cmd.ErrOrStderr(), "tegata: nothing to add: every fixable pair already has its value")
+				return writeFixResults(cmd.OutOrStdout(), output == "json", []mapaudit.FixResult{})
+			}
 			results, err := ldapdir.Apply(cmd.Context(), cfg, flat)
 			if err != nil {
 				return fmt.Errorf("--apply: %w", err)
 			}
+			added := 0
+			for _, r := range results {
+				if r.Status == mapaudit.FixAdded {
+					added++
+				}
+			}
+			fmt.Fprintf(cmd.ErrOrStderr(), "tegata: %d of %d values added\n", added, len(results))
 			return writeFixResults(cmd.OutOrStdout(), output == "json", results)
 		},
 	}

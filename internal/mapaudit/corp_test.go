@@ -114,6 +114,12 @@ func TestCorpTestdata(t *testing.T) {
 	if f := byAccount["alice"]; f != nil && strings.Join(f.FoundBy, ",") != "SID,UPN,userCertificate" {
 		t.Errorf("alice found by %v", f.FoundBy)
 	}
+	// A pair that holds in every scenario still reports each scenario's mode.
+	for _, name := range []string{"alice", "carol"} {
+		if f := byAccount[name]; f != nil && !strings.Contains(f.DCs[0].Compatibility.Mode, "Compatibility") {
+			t.Errorf("%s on dc1: compatibility verdict in mode %q", name, f.DCs[0].Compatibility.Mode)
+		}
+	}
 	if sum.Issuers != 2 || sum.Pairs != 11 || sum.Unmapped != 1 || len(sum.DuplicateValues) != 1 {
 		t.Errorf("summary %+v", sum)
 	}

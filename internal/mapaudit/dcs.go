@@ -41,6 +41,7 @@ const AssumedDCName = "assumed-dc"
 func ResolveDCs(dirDCs []DomainController, decls []DCDeclaration, regs []RegAssignment, asOf time.Time) ([]DC, []Problem) {
 	var out []DC
 	var probs []Problem
+	unknownOS := map[string]error{}
 	find := func(name string) int {
 		for i := range out {
 			if sameHost(out[i].Name, name) {
@@ -58,7 +59,8 @@ func ResolveDCs(dirDCs []DomainController, decls []DCDeclaration, regs []RegAssi
 			dc.State.OS = os
 			dc.Source = fmt.Sprintf("directory (%s)", strings.TrimSpace(d.OperatingSystem+" "+d.OperatingSystemVersion))
 		} else {
-			probs = append(probs, Problem{Origin: d.Name, Err: fmt.Errorf("operating system %q %q not recognised: declare os: in --dcs (verdicts use the conservative unknown-OS model)", d.OperatingSystem, d.OperatingSystemVersion)})
+			// Reported after the declarations, which may name the OS.
+			unknownOS[d.Name] = fmt.Errorf("operating system %q %q not recognised: declare os: in --dcs (verdicts use the conservative unknown-OS model)", d.OperatingSystem, d.OperatingSystemVersion)
 		}
 		out = append(out, dc)
 	}
@@ -73,8 +75,17 @@ func ResolveDCs(dirDCs []DomainController, decls []DCDeclaration, regs []RegAssi
 		if !decl.OSSet {
 			out[i].State.OS = os
 		}
+		if decl.OSSet {
+			delete(unknownOS, out[i].Name)
+		}
 		out[i].Name = decl.Name
 		out[i].Source = decl.Origin + "; " + out[i].Source
+	}
+	for _, d := range dirDCs {
+		if err, ok := unknownOS[d.Name]; ok {
+			probs = append(probs, Problem{Origin: d.Name, Err: err})
+			delete(unknownOS, d.Name)
+		}
 	}
 	for _, r := range regs {
 		i := find(r.DC)

@@ -255,3 +255,17 @@ func TestWritersQuoteAndFold(t *testing.T) {
 		t.Errorf("plan %+v", p)
 	}
 }
+
+// TestResolveDCsDeclaredOSSettlesUnknown: a directory DC whose OS tegata does not
+// recognise (Samba) is a problem only until a declaration names its OS.
+func TestResolveDCsDeclaredOSSettlesUnknown(t *testing.T) {
+	dir := []DomainController{{Name: "dc1.corp.test", OperatingSystem: "Samba", OperatingSystemVersion: "4.17.12-Debian"}}
+	if _, probs := ResolveDCs(dir, nil, nil, corpAsOf); len(probs) != 1 || !strings.Contains(probs[0].Error(), "not recognised") {
+		t.Errorf("undeclared Samba DC: problems %v, want one naming the OS", probs)
+	}
+	decl := []DCDeclaration{{Name: "dc1.corp.test", State: mapping.DCState{OS: mapping.OS2022}, OSSet: true, Origin: "dcs.yaml:2"}}
+	dcs, probs := ResolveDCs(dir, decl, nil, corpAsOf)
+	if len(probs) != 0 || len(dcs) != 1 || dcs[0].State.OS != mapping.OS2022 {
+		t.Errorf("declared OS: DCs %+v, problems %v; want the declared OS and no problem", dcs, probs)
+	}
+}

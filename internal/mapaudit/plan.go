@@ -171,7 +171,9 @@ func (s *scenarios) evaluate(p *plan, cert *mapping.Certificate, acct *mapping.A
 	mask := relevance(cert)
 	today = *s.decide(cert, acct, s.canon[mask], p.today)
 	if stable(cert, &today) {
-		return today, today, nil
+		compat = today
+		compat.Mode = s.states[p.compat].Mode().String()
+		return today, compat, nil
 	}
 	compat = *s.decide(cert, acct, s.canon[mask], p.compat)
 	var prev *Brief
