@@ -19,14 +19,37 @@ const (
 	ActionDelete = rbac.ActionCertificatesDelete
 )
 
+// renewalAction is the tegata renewal action that grants what a vault action
+// grants in the renewal service: a tegata Renewal role lets its holder read,
+// issue or revoke through the API and dashboard without any right on the
+// vault's data. Deleting removes the vault's certificate, so it has none.
+var renewalAction = map[string]string{
+	rbac.ActionCertificatesRead:   rbac.ActionRenewalsRead,
+	rbac.ActionCertificatesCreate: rbac.ActionRenewalsIssue,
+	ActionRevoke:                  rbac.ActionRenewalsRevoke,
+}
+
 // decide asks the vault's policy whether principal may perform action on the
-// certificate name, or on the vault when name is empty (list, issue).
+// certificate name, or on the vault when name is empty (list, issue): the vault
+// action itself, or its tegata renewal action.
 func decide(o APIOptions, principal, action, name string) rbac.Decision {
 	t := rbac.Target{Vault: o.Vault}
 	if name != "" {
 		t.Collection, t.Name = rbac.CollectionCertificates, name
 	}
-	return o.Policy().Decide(principal, action, t)
+	p := o.Policy()
+	d := p.Decide(principal, action, t)
+	alt, ok := renewalAction[action]
+	if d.Allowed || !ok {
+		return d
+	}
+	r := p.Decide(principal, alt, t)
+	if r.Allowed {
+		return r
+	}
+	// The tegata role is the least privilege that grants it: name it first.
+	d.Needed = append(r.Needed, d.Needed...)
+	return d
 }
 
 // denial says what the caller lacks and which roles would grant it.

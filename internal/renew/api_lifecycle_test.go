@@ -21,6 +21,8 @@ import (
 const (
 	readerOID  = "00000000-0000-0000-0000-0000000000bb" // Key Vault Reader on the vault
 	officerOID = "00000000-0000-0000-0000-0000000000cc" // Certificates Officer on /certificates/lc only
+	issuerOID  = "00000000-0000-0000-0000-0000000000dd" // tegata Renewal Issuer on the vault
+	revokerOID = "00000000-0000-0000-0000-0000000000ee" // tegata Renewal Revoker on the vault
 )
 
 // testAccess is the API's token validator and a policy with the test vault's
@@ -36,7 +38,9 @@ func testAccess(t *testing.T, tv *testVault) APIOptions {
 	as, _ := tv.st.Assignments(context.Background(), "")
 	as = append(as,
 		store.Assignment{ID: "reader", Vault: "kv1", Principal: readerOID, RoleID: "21090545-7ca7-4776-b22c-e363652d74d2", Scope: "/"},
-		store.Assignment{ID: "officer", Vault: "kv1", Principal: officerOID, RoleID: "a4417e6f-fecd-4de8-b567-7b0420556985", Scope: "/certificates/lc"})
+		store.Assignment{ID: "officer", Vault: "kv1", Principal: officerOID, RoleID: "a4417e6f-fecd-4de8-b567-7b0420556985", Scope: "/certificates/lc"},
+		store.Assignment{ID: "issuer", Vault: "kv1", Principal: issuerOID, RoleID: "7e6a7a00-72e0-4e00-8000-000000000002", Scope: "/"},
+		store.Assignment{ID: "revoker", Vault: "kv1", Principal: revokerOID, RoleID: "7e6a7a00-72e0-4e00-8000-000000000003", Scope: "/"})
 	pol, err := rbac.Compile(as)
 	if err != nil {
 		t.Fatal(err)
@@ -117,5 +121,55 @@ func TestAPILifecycle(t *testing.T) {
 	}
 	if code, body := call("GET", "/api/certificates", admin, ""); code != 200 || strings.Contains(body, `"name":"lc"`) || !strings.Contains(body, `"name":"other"`) {
 		t.Errorf("list after deleting lc: %d %s", code, body)
+	}
+}
+
+// TestAPIRenewalRoles: tegata's renewal roles split issuing from revoking. The
+// issuer lists, issues and renews but cannot revoke or delete; the revoker lists
+// and revokes but cannot issue; a refusal names the tegata role first.
+func TestAPIRenewalRoles(t *testing.T) {
+	peb := testenv.StartPebble(t, testenv.PebbleOptions{})
+	tv := startTestVault(t)
+	s := newTestService(t, peb, tv, time.Now)
+	srv := httptest.NewServer(NewAPI(s, testAccess(t, tv)))
+	defer srv.Close()
+	m := tv.cred.(minter)
+	issuer, revoker := mintFor(t, m, issuerOID), mintFor(t, m, revokerOID)
+	call := func(method, path, tok, body string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := call("POST", "/api/certificates", revoker, `{"dnsNames":["roles.example.test"],"dnsProviderName":"test-dns"}`); code != 403 || !strings.Contains(body, "tegata Renewal Issuer") {
+		t.Errorf("issue as the revoker: %d %s, want 403 naming tegata Renewal Issuer", code, body)
+	}
+	if code, body := call("POST", "/api/certificates", issuer, `{"dnsNames":["roles.example.test"],"dnsProviderName":"test-dns"}`); code >= 300 {
+		t.Fatalf("issue as the issuer: %d %s", code, body)
+	}
+	// Issuing runs in the background (acmebot's operation); wait for the certificate.
+	for i := 0; ; i++ {
+		if code, body := call("GET", "/api/certificates/roles-example-test", revoker, ""); code == 200 && strings.Contains(body, `"issued":1`) {
+			break
+		} else if i == 150 {
+			t.Fatalf("not issued: %d %s", code, body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if code, body := call("POST", "/api/certificates/roles-example-test/revoke", issuer, `{"reason":"superseded"}`); code != 403 || !strings.Contains(body, "tegata Renewal Revoker") {
+		t.Errorf("revoke as the issuer: %d %s, want 403 naming tegata Renewal Revoker", code, body)
+	}
+	if code, _ := call("DELETE", "/api/certificates/roles-example-test", issuer, ""); code != 403 {
+		t.Errorf("delete as the issuer: %d, want 403", code)
+	}
+	if code, body := call("POST", "/api/certificates/roles-example-test/revoke", revoker, `{"reason":"superseded"}`); code != 200 || !strings.Contains(body, `"revoked":true`) {
+		t.Errorf("revoke as the revoker: %d %s", code, body)
 	}
 }

@@ -45,6 +45,14 @@ const (
 
 	// ActionKeysRead is reserved: tegata serves no key operations yet.
 	ActionKeysRead = "Microsoft.KeyVault/vaults/keys/read"
+
+	// tegata's renewal service (its REST API and dashboard) accepts these as well
+	// as the vault actions above, so that issuing and revoking can be granted
+	// apart from each other and from the vault's data (see the tegata Renewal
+	// roles). No Azure role grants them.
+	ActionRenewalsRead   = "tegata/renewals/read"
+	ActionRenewalsIssue  = "tegata/renewals/issue/action"
+	ActionRenewalsRevoke = "tegata/renewals/revoke/action"
 )
 
 var actions = []string{
@@ -55,6 +63,7 @@ var actions = []string{
 	ActionCertificatesRestore,
 	ActionCertificateCAsRead, ActionCertificateCAsWrite, ActionCertificateCAsDelete, ActionCertificateContactsWrite,
 	ActionKeysRead,
+	ActionRenewalsRead, ActionRenewalsIssue, ActionRenewalsRevoke,
 }
 
 // Actions returns every data action tegata evaluates, in the order of
@@ -83,11 +92,21 @@ var roles = []Role{
 		DataActions: []string{"Microsoft.KeyVault/vaults/secrets/getSecret/action", "Microsoft.KeyVault/vaults/secrets/readMetadata/action"}},
 	{Name: "Key Vault Reader", ID: "21090545-7ca7-4776-b22c-e363652d74d2",
 		DataActions: []string{"Microsoft.KeyVault/vaults/*/read", "Microsoft.KeyVault/vaults/secrets/readMetadata/action"}},
+
+	// tegata's roles for its renewal service. They grant nothing in the vault
+	// itself: an issuer cannot read a certificate's private key, a revoker cannot
+	// issue. Their IDs are tegata's own (no Azure role has them).
+	{Name: "tegata Renewal Reader", ID: "7e6a7a00-72e0-4e00-8000-000000000001",
+		DataActions: []string{ActionRenewalsRead}},
+	{Name: "tegata Renewal Issuer", ID: "7e6a7a00-72e0-4e00-8000-000000000002",
+		DataActions: []string{ActionRenewalsRead, ActionRenewalsIssue}},
+	{Name: "tegata Renewal Revoker", ID: "7e6a7a00-72e0-4e00-8000-000000000003",
+		DataActions: []string{ActionRenewalsRead, ActionRenewalsRevoke}},
 }
 
-// Roles returns the built-in roles, in the order of reference A.12:
-// Administrator, Certificates Officer, Certificate User, Secrets Officer,
-// Secrets User, Reader.
+// Roles returns the built-in roles: Azure's, in the order of reference A.12
+// (Administrator, Certificates Officer, Certificate User, Secrets Officer,
+// Secrets User, Reader), then tegata's renewal roles (Reader, Issuer, Revoker).
 func Roles() []Role {
 	out := make([]Role, len(roles))
 	for i, r := range roles {
@@ -97,8 +116,9 @@ func Roles() []Role {
 	return out
 }
 
-// LookupRole finds a built-in role by its full name ("Key Vault Secrets User"),
-// its short name ("Secrets User", "secrets-user", "secrets_user"), its
+// LookupRole finds a built-in role by its full name ("Key Vault Secrets User",
+// "tegata Renewal Issuer"), its short name ("Secrets User", "secrets-user",
+// "secrets_user", "renewal-issuer"), its
 // role-definition ID, or an ARM role-definition path ending in that ID
 // (".../providers/Microsoft.Authorization/roleDefinitions/<id>"). Names and IDs
 // compare case-insensitively.
@@ -127,9 +147,10 @@ func lookupRole(s string) int {
 		}
 	}
 	name := strings.Join(strings.Fields(strings.NewReplacer("-", " ", "_", " ").Replace(strings.ToLower(s))), " ")
-	name = strings.TrimPrefix(name, "key vault ")
+	name = strings.TrimPrefix(strings.TrimPrefix(name, "key vault "), "tegata ")
 	for i, r := range roles {
-		if name == strings.ToLower(strings.TrimPrefix(r.Name, "Key Vault ")) {
+		short := strings.TrimPrefix(strings.TrimPrefix(r.Name, "Key Vault "), "tegata ")
+		if name == strings.ToLower(short) {
 			return i
 		}
 	}

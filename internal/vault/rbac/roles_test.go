@@ -16,6 +16,9 @@ func TestRolesTable(t *testing.T) {
 		{"Key Vault Secrets Officer", "b86a8fe4-44ce-4948-aee5-eccb2c155cd7", []string{"Microsoft.KeyVault/vaults/secrets/*"}},
 		{"Key Vault Secrets User", "4633458b-17de-408a-b874-0445c86b69e6", []string{"Microsoft.KeyVault/vaults/secrets/getSecret/action", "Microsoft.KeyVault/vaults/secrets/readMetadata/action"}},
 		{"Key Vault Reader", "21090545-7ca7-4776-b22c-e363652d74d2", []string{"Microsoft.KeyVault/vaults/*/read", "Microsoft.KeyVault/vaults/secrets/readMetadata/action"}},
+		{"tegata Renewal Reader", "7e6a7a00-72e0-4e00-8000-000000000001", []string{"tegata/renewals/read"}},
+		{"tegata Renewal Issuer", "7e6a7a00-72e0-4e00-8000-000000000002", []string{"tegata/renewals/read", "tegata/renewals/issue/action"}},
+		{"tegata Renewal Revoker", "7e6a7a00-72e0-4e00-8000-000000000003", []string{"tegata/renewals/read", "tegata/renewals/revoke/action"}},
 	}
 	got := Roles()
 	if len(got) != len(want) {
@@ -60,6 +63,9 @@ func TestActions(t *testing.T) {
 		"Microsoft.KeyVault/vaults/certificatecas/delete",
 		"Microsoft.KeyVault/vaults/certificatecontacts/write",
 		"Microsoft.KeyVault/vaults/keys/read",
+		"tegata/renewals/read",
+		"tegata/renewals/issue/action",
+		"tegata/renewals/revoke/action",
 	}
 	got := Actions()
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -92,6 +98,9 @@ func TestLookupRole(t *testing.T) {
 		{"Secrets Officer", "Key Vault Secrets Officer"},
 		{"reader", "Key Vault Reader"},
 		{"21090545-7ca7-4776-b22c-e363652d74d2", "Key Vault Reader"},
+		{"renewal-issuer", "tegata Renewal Issuer"},
+		{"tegata Renewal Revoker", "tegata Renewal Revoker"},
+		{"Renewal Reader", "tegata Renewal Reader"},
 		{"a4417e6f-fecd-4de8-b567-7b0420556985", "Key Vault Certificates Officer"},
 		{"b86a8fe4-44ce-4948-aee5-eccb2c155cd7", "Key Vault Secrets Officer"},
 		{"", ""},
