@@ -72,10 +72,6 @@ type Certificate struct {
 	// DuplicateSIDExtension is true when the SID extension appears more than
 	// once. The KDC is believed to use the first copy (unconfirmed).
 	DuplicateSIDExtension bool
-	// X509Error is the error crypto/x509 returns for this certificate, if
-	// any (for example duplicate extensions). The view is still complete.
-	X509Error error
-
 	// IssuerThumbprint is the SHA-1 thumbprint of the issuing CA certificate,
 	// used by the name-based strong mapping policy. The caller sets it.
 	IssuerThumbprint []byte
@@ -120,11 +116,17 @@ func ParseCertificate(der []byte) (*Certificate, error) {
 		return nil, err
 	}
 	c.KeyHashes.Thumbprint = sha1.Sum(der)
-	if _, err := x509.ParseCertificate(der); err != nil {
-		c.X509Error = err
-	}
 	c.cands = Candidates(c)
 	return c, nil
+}
+
+// X509Error returns the error crypto/x509 returns for this certificate, if
+// any (for example duplicate extensions): the view is complete either way. It
+// parses the certificate again, which costs as much as ParseCertificate, so an
+// audit asks it only of the certificates it reports on.
+func (c *Certificate) X509Error() error {
+	_, err := x509.ParseCertificate(c.Raw)
+	return err
 }
 
 func (c *Certificate) parseTBS(tbs []byte) error {

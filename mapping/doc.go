@@ -14,7 +14,7 @@
 // SubjectKeyIdentifier, three SHA-1 public-key candidates, NotBefore, and the
 // issuer and subject rendered as the KDC renders them. Certificates that
 // crypto/x509 rejects, such as those with a duplicated extension, are still
-// read; Certificate.X509Error records the rejection.
+// read; Certificate.X509Error reports the rejection.
 //
 // # altSecurityIdentities
 //
