@@ -2,8 +2,10 @@ package cli
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -216,8 +218,9 @@ func renewAdminHandler(svc *renew.Service) http.Handler {
 }
 
 // startRenew builds the renewal service for the vault at vaultURL (tegata's own by
-// default), authenticating with the managed-identity token of the metadata service
-// at imdsAddr, and adds the configured certificates that it does not manage yet
+// default), authenticating as the service principal of renew.vault_auth when it has
+// a client_id, else with the managed-identity token of the metadata service at
+// imdsAddr, and adds the configured certificates that it does not manage yet
 // (issuing them now).
 func startRenew(ctx context.Context, cfg config.Config, st store.Store, vaultURL, imdsAddr, caFile string, clock func() time.Time, log *slog.Logger) (*renew.Service, error) {
 	rc := cfg.Renew
@@ -240,7 +243,11 @@ func startRenew(ctx context.Context, cfg config.Config, st store.Store, vaultURL
 		return nil, &exitError{code: 2, err: fmt.Errorf("vault URL %q: give an https URL", vaultURL)}
 	}
 	byIP := net.ParseIP(u.Hostname()) != nil || u.Hostname() == "localhost"
-	kv, err := renew.NewVault(vaultURL, &imdsCredential{imds: imdsAddr}, azcore.ClientOptions{Transport: vaultClient, Retry: policy.RetryOptions{MaxRetries: 2}}, byIP)
+	cred, authDesc, err := renewCredential(rc.VaultAuth, imdsAddr, vaultClient)
+	if err != nil {
+		return nil, err
+	}
+	kv, err := renew.NewVault(vaultURL, cred, azcore.ClientOptions{Transport: vaultClient, Retry: policy.RetryOptions{MaxRetries: 2}}, byIP)
 	if err != nil {
 		return nil, err
 	}
@@ -290,7 +297,7 @@ func startRenew(ctx context.Context, cfg config.Config, st store.Store, vaultURL
 		}
 	}
 	svc, err := renew.New(renew.Options{
-		Instance: "tegata", Vault: kv, ACME: client, DNS: providers,
+		Instance: "tegata", Owner: leaseOwner(cfg.DataDir), Vault: kv, ACME: client, DNS: providers,
 		DNS01:         acme.DNS01{Resolvers: rc.Resolvers, PropagationTimeout: rc.PropagationTimeout},
 		HTTP01Address: rc.HTTP01Listen, Store: st, Notifier: notifier, Tick: rc.Tick, Clock: clock, Log: log,
 	})
@@ -318,7 +325,7 @@ func startRenew(ctx context.Context, cfg config.Config, st store.Store, vaultURL
 			log.Warn("renew: first issue failed; it is retried on the schedule", "certificate", d.Name, "err", err)
 		}
 	}
-	log.Info("renewal service running", "directory", rc.Directory, "vault", vaultURL, "certificates", len(rc.Certificates))
+	log.Info("renewal service running", "directory", rc.Directory, "vault", vaultURL, "vault_auth", authDesc, "certificates", len(rc.Certificates))
 	return svc, nil
 }
 
@@ -433,4 +440,16 @@ func renewTLS(cfg config.Config, l renewListen, log *slog.Logger) (tls.Certifica
 	}
 	cert, _, err := pki.LocalTLS(cfg.DataDir, master, hosts, time.Now())
 	return cert, err
+}
+
+// leaseOwner is this renewal service's lease owner id: the same across restarts on
+// this host and data directory, so a restarted service (after a crash, kill -9
+// included) takes its own leases back at once; distinct for replicas elsewhere.
+func leaseOwner(dataDir string) string {
+	host, _ := os.Hostname()
+	if abs, err := filepath.Abs(dataDir); err == nil {
+		dataDir = abs
+	}
+	sum := sha256.Sum256([]byte(host + "\x00" + dataDir))
+	return "tegata/" + hex.EncodeToString(sum[:8])
 }

@@ -15,13 +15,21 @@ import (
 
 // Leases make several replicas on one store (PostgreSQL) act on each certificate
 // once: a replica takes a certificate's lease before it reads, decides, renews or
-// writes its record, and drops it afterwards. A lease taken by a replica that dies
-// expires after leaseTTL, and another replica picks the work up. Taking and
+// writes its record, and drops it afterwards. While it works, it extends the lease
+// every leaseHeartbeat; a lease of a replica that died expires leaseTTL after its
+// last extension, and another replica picks the work up. A process that restarts
+// with the same owner id (Options.Owner: the same instance on the same host and
+// data directory) takes its own leases back at once. Taking, extending and
 // dropping run in store transactions, which the store serialises across replicas.
 
-// leaseTTL bounds how long a dead replica holds a certificate: longer than one
-// attempt (issue deadlines are 15 minutes).
-const leaseTTL = 20 * time.Minute
+// leaseTTL bounds how long a dead replica holds a certificate after its last
+// heartbeat.
+const leaseTTL = 2 * time.Minute
+
+// leaseHeartbeat is how often a held lease is extended: several heartbeats fit in
+// leaseTTL, so a slow store write does not let a live lease lapse. A variable for
+// tests.
+var leaseHeartbeat = leaseTTL / 4
 
 type lease struct {
 	Owner string    `json:"owner"`
@@ -88,9 +96,47 @@ func (s *Service) withLease(ctx context.Context, name string, fn func(*record) e
 		return false, fmt.Errorf("renew: taking the lease of %s: %w", name, err)
 	}
 	defer s.release(name)
+	stop := make(chan struct{})
+	defer close(stop)
+	go s.heartbeat(name, leaseHeartbeat, stop)
 	r, err := s.load(ctx, name)
 	if err != nil {
 		return true, err
 	}
 	return true, fn(r)
+}
+
+// heartbeat extends name's lease every interval until stop is closed.
+func (s *Service) heartbeat(name string, interval time.Duration, stop <-chan struct{}) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			if err := s.extend(name); err != nil {
+				s.o.Log.Warn("renew: extending a lease failed; retrying at the next heartbeat", "certificate", name, "err", err)
+			}
+		}
+	}
+}
+
+// extend moves name's lease forward if this service still holds it.
+func (s *Service) extend(name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), leaseHeartbeat)
+	defer cancel()
+	now := s.o.Clock()
+	return s.o.Store.Update(ctx, func(tx store.Tx) error {
+		o, err := tx.Object(ctx, leaseKey(name))
+		if err != nil {
+			return err
+		}
+		var l lease
+		if json.Unmarshal(o.Meta, &l) != nil || l.Owner != s.owner {
+			return nil
+		}
+		meta, _ := json.Marshal(lease{Owner: s.owner, Until: now.Add(leaseTTL)})
+		return tx.PutObject(ctx, store.Object{ObjectKey: leaseKey(name), Meta: meta, Updated: now})
+	})
 }

@@ -24,6 +24,11 @@ import (
 type Options struct {
 	// Instance names this service in the tags it writes (B.4).
 	Instance string
+	// Owner identifies this service in the leases it takes. Give the same value
+	// across restarts of one service (the same instance, host and data
+	// directory), and a different one to each replica sharing a store; empty
+	// means a random id per process, whose leases a restart must wait out.
+	Owner string
 	Vault    *Vault
 	ACME     *acme.Client
 	// DNS are the DNS-01 provider instances definitions name.
@@ -85,6 +90,9 @@ func New(o Options) (*Service, error) {
 	if o.Vault == nil || o.ACME == nil || o.Store == nil {
 		return nil, errors.New("renew: a vault, an ACME client and a store are required")
 	}
+	if o.Owner == "" {
+		o.Owner = newOwnerID(o.Instance)
+	}
 	if o.Tick == 0 {
 		o.Tick = 15 * time.Minute
 	}
@@ -113,7 +121,7 @@ func New(o Options) (*Service, error) {
 		o.Policy = schedule.DefaultPolicy()
 	}
 	return &Service{o: o, limiter: schedule.NewLimiter(o.Limits), rnd: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0x7e6a7a)),
-		owner: newOwnerID(o.Instance), running: map[string]bool{}}, nil
+		owner: o.Owner, running: map[string]bool{}}, nil
 }
 
 func (s *Service) load(ctx context.Context, name string) (*record, error) {
