@@ -29,8 +29,8 @@ type Options struct {
 	// directory), and a different one to each replica sharing a store; empty
 	// means a random id per process, whose leases a restart must wait out.
 	Owner string
-	Vault    *Vault
-	ACME     *acme.Client
+	Vault *Vault
+	ACME  *acme.Client
 	// DNS are the DNS-01 provider instances definitions name.
 	DNS map[string]dnsprov.Provider
 	// DNS01 is the template for DNS-01 solving (resolvers, timeouts); Provider
