@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -162,6 +164,132 @@ type RenewConfig struct {
 	Certificates []CertificateConfig `yaml:"certificates" json:"certificates"`
 	// Webhooks are told of issues, renewals, failures and expiry warnings.
 	Webhooks []WebhookConfig `yaml:"webhooks" json:"webhooks"`
+	// VaultAuth is how the service authenticates to the vault: with client_id
+	// set, as that service principal (client credentials from Microsoft Entra ID
+	// or the authority at authority_host); else with the managed-identity token of
+	// the metadata service (tegata's, or the Azure VM's).
+	VaultAuth VaultAuthConfig `yaml:"vault_auth" json:"vault_auth"`
+}
+
+// VaultAuthConfig is a service principal's client credentials for the vault:
+// a secret or a certificate, each read from a file (mode 0600 or stricter),
+// never written in the configuration itself.
+type VaultAuthConfig struct {
+	// TenantID is the directory (tenant) ID of the service principal.
+	TenantID string `yaml:"tenant_id" json:"tenant_id"`
+	// ClientID is its application (client) ID. Empty: the managed identity.
+	ClientID string `yaml:"client_id" json:"client_id"`
+	// ClientSecretFile holds the client secret (its value, not its ID), alone.
+	ClientSecretFile string `yaml:"client_secret_file" json:"client_secret_file"`
+	// ClientCertificateFile holds a certificate registered on the application
+	// and its RSA private key, PEM (unencrypted) or PKCS#12 without a password.
+	ClientCertificateFile string `yaml:"client_certificate_file" json:"client_certificate_file"`
+	// AuthorityHost is the token authority: https://login.microsoftonline.com/
+	// (Azure's public cloud), https://login.microsoftonline.us/ (US Government),
+	// https://login.chinacloudapi.cn/ (China), or another OAuth2 authority that
+	// answers Entra ID's tenant discovery and token endpoints.
+	AuthorityHost string `yaml:"authority_host" json:"authority_host"`
+	// ClientSecret is refused: it is here only so that a secret written in the
+	// file (or TEGATA_RENEW_VAULT_AUTH_CLIENT_SECRET) gets an error that says
+	// what to do instead.
+	ClientSecret string `yaml:"client_secret,omitempty" json:"-"`
+}
+
+// DefaultAuthorityHost is Microsoft Entra ID's authority in Azure's public cloud.
+const DefaultAuthorityHost = "https://login.microsoftonline.com/"
+
+// maxCredentialFileBytes bounds a client secret or certificate file.
+const maxCredentialFileBytes = 64 << 10
+
+// validate checks the fields of a service principal, without reading its files
+// (ReadClientSecret and ReadClientCertificate do, when the service starts).
+func (a *VaultAuthConfig) validate() error {
+	const p = "renew.vault_auth."
+	if a.ClientSecret != "" {
+		return fmt.Errorf(p + "client_secret: a secret is not read from the configuration or the environment: write it alone in a file (chmod 600) and give that file's path as " + p + "client_secret_file")
+	}
+	if u, err := url.Parse(a.AuthorityHost); a.AuthorityHost != "" && (err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil) {
+		return fmt.Errorf(p+"authority_host: %q: give the authority's https URL, such as %s (the default), https://login.microsoftonline.us/ or https://login.chinacloudapi.cn/", a.AuthorityHost, DefaultAuthorityHost)
+	}
+	if a.ClientID == "" {
+		for _, f := range []struct{ name, value string }{{"tenant_id", a.TenantID}, {"client_secret_file", a.ClientSecretFile}, {"client_certificate_file", a.ClientCertificateFile}} {
+			if f.value != "" {
+				return fmt.Errorf(p+"client_id: empty while %s is set: give the service principal's application (client) ID, or remove %s to use the managed identity", p+f.name, p+f.name)
+			}
+		}
+		return nil
+	}
+	if strings.TrimSpace(a.ClientID) != a.ClientID || strings.ContainsAny(a.ClientID, " /?#") {
+		return fmt.Errorf(p+"client_id: %q: give the application (client) ID, a GUID such as 00000000-0000-0000-0000-000000000000", a.ClientID)
+	}
+	if a.TenantID == "" {
+		return fmt.Errorf(p + "tenant_id: empty with client_id set: give the directory (tenant) ID the service principal belongs to")
+	}
+	for _, r := range a.TenantID {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
+			return fmt.Errorf(p+"tenant_id: %q: give the tenant's ID (a GUID) or its domain (contoso.onmicrosoft.com); letters, digits, '-' and '.' only", a.TenantID)
+		}
+	}
+	switch {
+	case a.ClientSecretFile == "" && a.ClientCertificateFile == "":
+		return fmt.Errorf(p + "client_secret_file and client_certificate_file: both empty with client_id set: give the file holding the client secret, or the PEM file holding the client certificate and its key")
+	case a.ClientSecretFile != "" && a.ClientCertificateFile != "":
+		return fmt.Errorf(p + "client_secret_file and client_certificate_file: both set: give one (the certificate, when the application has one, is the stronger credential)")
+	}
+	return nil
+}
+
+// ReadClientSecret returns the secret held by client_secret_file, with
+// surrounding white space (a trailing newline) removed. The file must be
+// readable and not readable by group or others.
+func (a *VaultAuthConfig) ReadClientSecret() (string, error) {
+	b, err := readCredentialFile("renew.vault_auth.client_secret_file", a.ClientSecretFile, "the client secret")
+	if err != nil {
+		return "", err
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", fmt.Errorf("renew.vault_auth.client_secret_file: %s is empty: write the client secret's value in it", a.ClientSecretFile)
+	}
+	if strings.ContainsAny(s, "\r\n") {
+		return "", fmt.Errorf("renew.vault_auth.client_secret_file: %s has more than one line: write the client secret's value alone in it", a.ClientSecretFile)
+	}
+	return s, nil
+}
+
+// ReadClientCertificate returns the content of client_certificate_file (a
+// certificate and its private key). The file must be readable and not readable
+// by group or others.
+func (a *VaultAuthConfig) ReadClientCertificate() ([]byte, error) {
+	return readCredentialFile("renew.vault_auth.client_certificate_file", a.ClientCertificateFile, "a private key")
+}
+
+// readCredentialFile reads a file holding a credential, refusing one that group
+// or others may read (as the master key file is refused).
+func readCredentialFile(field, path, holds string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w: give a file that the user tegata runs as can read", field, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", field, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %s is not a regular file", field, path)
+	}
+	if runtime.GOOS != "windows" && st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%s: %s has mode %04o and holds %s: run chmod 600 %s (in Kubernetes, mount the secret with defaultMode: 0400)", field, path, st.Mode().Perm(), holds, path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxCredentialFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", field, path, err)
+	}
+	if len(b) > maxCredentialFileBytes {
+		return nil, fmt.Errorf("%s: %s is larger than %d bytes: is it the right file?", field, path, maxCredentialFileBytes)
+	}
+	return b, nil
 }
 
 // DNSProviderConfig is one DNS provider instance.
@@ -219,7 +347,8 @@ func Default() Config {
 			Enabled: true, Listen: "127.0.0.1:8256", Name: "kv1", Domain: "vault.azure.net",
 			RecoverableDays: 90, PFXEncoding: "legacy",
 		},
-		Renew: RenewConfig{Tick: 15 * time.Minute, PropagationTimeout: 2 * time.Minute, HTTP01Listen: "127.0.0.1:8280"},
+		Renew: RenewConfig{Tick: 15 * time.Minute, PropagationTimeout: 2 * time.Minute, HTTP01Listen: "127.0.0.1:8280",
+			VaultAuth: VaultAuthConfig{AuthorityHost: DefaultAuthorityHost}},
 
 		MemoryLimit: "auto",
 	}
@@ -419,6 +548,9 @@ func (c *Config) Validate() error {
 	if c.Renew.Enabled && c.Renew.Directory == "" {
 		return fmt.Errorf("renew.directory: empty with renew.enabled: give the CA's ACME directory URL")
 	}
+	if err := c.Renew.VaultAuth.validate(); err != nil {
+		return err
+	}
 	if (c.Vault.TLSCertFile == "") != (c.Vault.TLSKeyFile == "") {
 		return fmt.Errorf("vault.tls_cert_file and vault.tls_key_file: give both or neither")
 	}
@@ -427,7 +559,8 @@ func (c *Config) Validate() error {
 
 // YAML renders the effective configuration, as `tegata config print` shows it.
 // Secrets (the EAB key, DNS provider credentials, webhook URLs, which often embed a
-// token) are shown as "(set)".
+// token) are shown as "(set)"; the vault's client credentials are files, shown by
+// path only.
 func (c *Config) YAML() ([]byte, error) {
 	shown := c.redacted()
 	var b bytes.Buffer
@@ -462,6 +595,9 @@ func (c *Config) redacted() Config {
 	const set = "(set)"
 	if out.Renew.EABHMACKey != "" {
 		out.Renew.EABHMACKey = set
+	}
+	if out.Renew.VaultAuth.ClientSecret != "" {
+		out.Renew.VaultAuth.ClientSecret = set // refused by Validate; never shown either way
 	}
 	out.Renew.DNSProviders = append([]DNSProviderConfig(nil), c.Renew.DNSProviders...)
 	for i, p := range out.Renew.DNSProviders {
