@@ -15,7 +15,8 @@ import (
 // connections, those deadline updates cost more than tegata's handler. The limits
 // mean the same: a request's headers must arrive within ReadHeaderTimeout of its
 // first byte (slowloris), and a connection waiting for a request is closed after
-// IdleTimeout; both are kept to within guardTick.
+// IdleTimeout; a connection is closed no earlier than its limit and at most two
+// ticks (one second) after it.
 func Serve(srv *http.Server, ln net.Listener) error {
 	if srv.ReadTimeout != 0 || (srv.ReadHeaderTimeout <= 0 && srv.IdleTimeout <= 0) {
 		// With ReadTimeout set, net/http moves the deadlines anyway.
@@ -157,7 +158,10 @@ func (g *connGuard) expired(now int64, out []*guardedConn) []*guardedConn {
 		default:
 			continue
 		}
-		if limit > 0 && now-c.since.Load() > int64(limit) {
+		// since is read from the coarse clock, up to a tick early: adding a tick
+		// means a connection is never closed before its limit, at most two ticks
+		// after it.
+		if limit > 0 && now-c.since.Load() > int64(limit+guardTick) {
 			out = append(out, c)
 			delete(g.conns, c)
 		}
