@@ -61,7 +61,7 @@ func TestLeaseRestartAndHeartbeat(t *testing.T) {
 	var before, after lease
 	_, err := restarted.withLease(ctx, "kept", func(*record) error {
 		before = readLease(t, tv.st, "kept")
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(600 * time.Millisecond) // a dozen heartbeats, on a loaded machine at least one
 		after = readLease(t, tv.st, "kept")
 		return nil
 	})
