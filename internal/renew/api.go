@@ -20,7 +20,7 @@ type APIOptions struct {
 	// validator: a token for the vault is a token for its renewal service).
 	Tokens *auth.Validator
 	// Policy returns the vault's current role assignments: listing needs
-	// certificates/read, issuing and renewing certificates/create, revoking
+	// certificates/read, issuing, renewing and editing certificates/create, revoking
 	// ActionRevoke and deleting ActionDelete.
 	Policy func() *rbac.Policy
 	// Vault is the vault name the assignments are for.
@@ -43,6 +43,12 @@ type APIOptions struct {
 //
 //	GET    /api/certificates/{name}           one certificate: status, definition, history
 //	DELETE /api/certificates/{name}           stop managing it and soft-delete it in the vault (204)
+//	PATCH  /api/certificates/{name}           edit it (merge patch): disabled, DNS provider, alias, profile, chain, reuseKey, renewal
+//	GET    /api/providers                     the configured DNS provider instances: name and type
+//	GET    /api/accounts                      the ACME account: CA, account URL, contacts (no key)
+//
+// and revoke's {"disableInVault":true}, which also disables the revoked
+// version in the vault.
 //
 // Routes on one certificate are authorised on that certificate, so a role
 // assigned at /certificates/{name} scope is enough for them.
@@ -88,6 +94,10 @@ func NewAPI(s *Service, o APIOptions) *API {
 	a.handle("GET /api/certificate/{name}", read, a.get)
 	a.handle("DELETE /api/certificates/{name}", del, a.delete)
 	a.handle("DELETE /api/certificate/{name}", del, a.delete)
+	a.handle("PATCH /api/certificates/{name}", create, a.patch)
+	a.handle("PATCH /api/certificate/{name}", create, a.patch)
+	a.handle("GET /api/providers", read, a.providers)
+	a.handle("GET /api/accounts", read, a.accounts)
 	return a
 }
 

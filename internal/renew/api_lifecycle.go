@@ -92,9 +92,11 @@ func (a *API) get(w http.ResponseWriter, r *http.Request) {
 
 // revokeRequest is the revoke body: reason by name ("keyCompromise") or by
 // code (1), as the reference's {"reason":0..10} has it. An empty body means
-// unspecified.
+// unspecified. disableInVault (tegata) also disables the revoked version in
+// the vault.
 type revokeRequest struct {
-	Reason json.RawMessage `json:"reason"`
+	Reason         json.RawMessage `json:"reason"`
+	DisableInVault bool            `json:"disableInVault"`
 }
 
 func (a *API) revoke(w http.ResponseWriter, r *http.Request) {
@@ -114,7 +116,7 @@ func (a *API) revoke(w http.ResponseWriter, r *http.Request) {
 		problem(w, http.StatusBadRequest, "Bad request", err.Error())
 		return
 	}
-	st, err := a.s.Revoke(r.Context(), r.PathValue("name"), reason)
+	st, err := a.s.RevokeWith(r.Context(), r.PathValue("name"), reason, RevokeOptions{DisableInVault: in.DisableInVault})
 	if err != nil {
 		problem(w, httpStatusOf(err), "Revocation failed", err.Error())
 		return

@@ -38,6 +38,8 @@ type Revocation struct {
 	Serial string    `json:"serial"`
 	Reason string    `json:"reason"`
 	At     time.Time `json:"at"`
+	// DisabledInVault: the revoked version was also disabled in the vault.
+	DisabledInVault bool `json:"disabledInVault,omitempty"`
 }
 
 // An Attempt is one entry of a certificate's history: an issuance, a renewal
@@ -148,6 +150,20 @@ func reasonName(r acme.RevocationReason) string {
 // object stays as it is (acmebot #1100): the certificate is still managed and
 // renewed on its schedule; renew it now to replace it, or delete it.
 func (s *Service) Revoke(ctx context.Context, name string, reason acme.RevocationReason) (Status, error) {
+	return s.RevokeWith(ctx, name, reason, RevokeOptions{})
+}
+
+// RevokeOptions are the optional parts of a revocation.
+type RevokeOptions struct {
+	// DisableInVault also disables the revoked version in the vault once the CA
+	// has revoked it (tegata's superset of acmebot's revoke). The certificate
+	// stays managed: a renewal adds a new, enabled version.
+	DisableInVault bool
+}
+
+// RevokeWith is Revoke with options. When the CA revokes but the vault refuses
+// to disable the version, the revocation is recorded and the error says so.
+func (s *Service) RevokeWith(ctx context.Context, name string, reason acme.RevocationReason, o RevokeOptions) (Status, error) {
 	if _, err := s.load(ctx, name); err != nil {
 		return Status{}, fmt.Errorf("%s: %w", name, ErrNotManaged)
 	}
@@ -178,17 +194,32 @@ func (s *Service) Revoke(ctx context.Context, name string, reason acme.Revocatio
 			return err
 		}
 		r.Revoked = &Revocation{Serial: serial, Reason: reasonName(reason), At: now}
-		r.remember(Attempt{At: now, Action: "revoke", OK: true, Version: cur.Version, Serial: serial, NotAfter: cur.Leaf.NotAfter})
+		var derr error
+		if o.DisableInVault {
+			if derr = s.o.Vault.disable(ctx, r.Definition.Name, cur.Version); derr == nil {
+				r.Revoked.DisabledInVault = true
+			} else {
+				derr = fmt.Errorf("%s was revoked at the CA but its version %s was not disabled in the vault (disable it with the vault's API): %w", name, cur.Version, derr)
+			}
+		}
+		a := Attempt{At: now, Action: "revoke", OK: true, Version: cur.Version, Serial: serial, NotAfter: cur.Leaf.NotAfter}
+		if derr != nil {
+			a.Error = derr.Error()
+		}
+		r.remember(a)
 		if err := s.save(ctx, r); err != nil {
 			return fmt.Errorf("%s was revoked at the CA but the record was not saved: %w", name, err)
 		}
-		s.o.Log.Info("certificate revoked", "certificate", name, "serial", serial, "reason", r.Revoked.Reason)
+		s.o.Log.Info("certificate revoked", "certificate", name, "serial", serial, "reason", r.Revoked.Reason, "disabled_in_vault", r.Revoked.DisabledInVault)
 		if s.o.Notifier != nil {
 			s.o.Notifier.Send(ctx, notify.Event{Type: notify.EventRevoked, Certificate: name, Vault: s.o.Vault.URL,
 				Names: r.Definition.DNSNames, NotAfter: cur.Leaf.NotAfter, Version: cur.Version, ACMEEndpoint: s.endpoint(), Time: now})
 		}
 		st = s.status(r)
-		return nil
+		if derr != nil {
+			s.o.Log.Warn("renew: a revoked version was not disabled in the vault", "certificate", name, "serial", serial, "err", derr)
+		}
+		return derr
 	})
 	if err == nil && !ok {
 		err = fmt.Errorf("%s: %w (another replica holds it)", name, ErrBusy)
@@ -233,7 +264,9 @@ func (s *Service) Delete(ctx context.Context, name string) error {
 type Detail struct {
 	Status
 	Definition Definition `json:"definition"`
-	History    []Attempt  `json:"history"`
+	// Renewal holds the certificate's own renewal settings (PATCH renewal).
+	Renewal RenewalSettings `json:"renewal"`
+	History []Attempt       `json:"history"`
 }
 
 // Get returns name's detail.
@@ -246,7 +279,7 @@ func (s *Service) Get(ctx context.Context, name string) (Detail, error) {
 	if h == nil {
 		h = []Attempt{}
 	}
-	return Detail{Status: s.status(r), Definition: r.Definition, History: h}, nil
+	return Detail{Status: s.status(r), Definition: r.Definition, Renewal: renewalOf(r.State), History: h}, nil
 }
 
 // delete soft-deletes name in the vault; a certificate that is not there (never

@@ -110,6 +110,17 @@ func (v *Vault) abandon(ctx context.Context, name string) {
 	v.certs.DeleteCertificateOperation(ctx, name, nil)
 }
 
+// disable disables one version of name in the vault: its key and secret can no
+// longer be used, the certificate stays. A renewal adds a new, enabled version.
+func (v *Vault) disable(ctx context.Context, name, version string) error {
+	_, err := v.certs.UpdateCertificate(ctx, name, version, azcertificates.UpdateCertificateParameters{
+		CertificateAttributes: &azcertificates.CertificateAttributes{Enabled: to.Ptr(false)}}, nil)
+	if err != nil {
+		return vaultError("disable", v.URL, name, err)
+	}
+	return nil
+}
+
 // Current is a certificate's latest version as the vault holds it.
 type Current struct {
 	Leaf    *x509.Certificate

@@ -87,6 +87,9 @@ type Client struct {
 	account Account
 }
 
+// DirectoryURL is the CA's ACME directory the client was made for.
+func (c *Client) DirectoryURL() string { return c.cfg.DirectoryURL }
+
 // NewClient fetches the CA's directory and, when cfg.Account.URI is
 // empty, registers the account (with cfg.EAB when given); Account then
 // returns the URI to persist. Errors are classified like Obtain's.
