@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tegata-project/tegata/internal/testenv"
 	"github.com/tegata-project/tegata/mapping"
 )
 
@@ -185,10 +186,7 @@ func TestIssueClientRefusesBadRequests(t *testing.T) {
 // TestIssueClientOpenSSL checks that openssl reads the SID extension and
 // the SAN as reference 2.6 shows them.
 func TestIssueClientOpenSSL(t *testing.T) {
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		t.Skip("openssl is not installed")
-	}
+	openssl := testenv.Program(t, "openssl", "openssl")
 	clk := &fakeClock{t: testStart.Add(time.Hour)}
 	a := openTest(t, t.TempDir(), testMaster(t, 6), testPlan("http://127.0.0.1:8255/pki"), clk)
 	cc, err := a.IssueClient(ClientRequest{SID: clientSID, UPN: "alice@corp.test", SANURL: true}, clk.Now())
