@@ -2,8 +2,6 @@ package renew
 
 import (
 	"context"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -66,20 +64,7 @@ func TestAPILifecycle(t *testing.T) {
 	defer srv.Close()
 	m := tv.cred.(minter)
 	admin, reader, officer := mintFor(t, m, "00000000-0000-0000-0000-0000000000aa"), mintFor(t, m, readerOID), mintFor(t, m, officerOID)
-	call := func(method, path, tok, body string) (int, string) {
-		t.Helper()
-		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-		if tok != "" {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	call := apiCaller(t, srv)
 
 	for _, c := range []struct{ method, path string }{{"GET", "/api/certificates/lc"}, {"POST", "/api/certificates/lc/revoke"}, {"DELETE", "/api/certificates/lc"}} {
 		if code, _ := call(c.method, c.path, "", ""); code != 401 {
@@ -135,19 +120,7 @@ func TestAPIRenewalRoles(t *testing.T) {
 	defer srv.Close()
 	m := tv.cred.(minter)
 	issuer, revoker := mintFor(t, m, issuerOID), mintFor(t, m, revokerOID)
-	call := func(method, path, tok, body string) (int, string) {
-		t.Helper()
-		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+tok)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	call := apiCaller(t, srv)
 	if code, body := call("POST", "/api/certificates", revoker, `{"dnsNames":["roles.example.test"],"dnsProviderName":"test-dns"}`); code != 403 || !strings.Contains(body, "tegata Renewal Issuer") {
 		t.Errorf("issue as the revoker: %d %s, want 403 naming tegata Renewal Issuer", code, body)
 	}
