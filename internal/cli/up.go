@@ -92,9 +92,10 @@ Stop with Ctrl-C (or SIGTERM): servers shut down gracefully.`,
 						log.Error("the renewal service did not start", "err", err)
 						return
 					}
-					r.admin.Handle("/admin/renew/", renewAdminHandler(svc))
-					r.admin.Handle("/admin/renew", renewAdminHandler(svc))
-					r.admin.Handle("/admin/renew-adopt", renewAdminHandler(svc))
+					admin := renewAdminHandler(svc)
+					for _, p := range []string{"/admin/renew/", "/admin/renew", "/admin/renew-adopt"} {
+						r.admin.Handle(p, admin)
+					}
 					access := renew.APIOptions{Tokens: v.vault.Tokens(), Policy: v.vault.Policy, Vault: cfg.Vault.Name, Challenge: v.vault.Challenge()}
 					var api http.Handler = renew.NewAPI(svc, access)
 					v.api.Store(&api)
