@@ -143,28 +143,15 @@ current certificate in place.`,
 		Example: "  tegata renew now www-example-com\n  tegata renew now www-example-com --admin 127.0.0.1:8255 --output json",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if admin == "" {
-				cfg, err := loadConfig(g, nil)
-				if err != nil {
-					return err
-				}
-				admin = cfg.IMDS.AdminListen
-			}
-			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, "http://"+admin+"/admin/renew/"+url.PathEscape(args[0]), nil)
+			status, body, err := postAdmin(cmd, g, admin, "/admin/renew/"+url.PathEscape(args[0]), 10*time.Minute, 1<<20)
 			if err != nil {
 				return err
 			}
-			resp, err := (&http.Client{Timeout: 10 * time.Minute}).Do(req)
-			if err != nil {
-				return fmt.Errorf("the renewal service at %s: %w (is tegata up running with renew.enabled?)", admin, err)
-			}
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 			if g.output == "json" {
 				cmd.OutOrStdout().Write(body)
 			}
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("renewing %s: %s: %s", args[0], resp.Status, strings.TrimSpace(string(body)))
+			if status != http.StatusOK {
+				return fmt.Errorf("renewing %s: %d %s: %s", args[0], status, http.StatusText(status), strings.TrimSpace(string(body)))
 			}
 			if g.output != "json" {
 				var st renew.Status
@@ -452,4 +439,28 @@ func leaseOwner(dataDir string) string {
 	}
 	sum := sha256.Sum256([]byte(host + "\x00" + dataDir))
 	return "tegata/" + hex.EncodeToString(sum[:8])
+}
+
+// postAdmin POSTs to path on the admin listener of a running tegata up (admin, else
+// imds.admin_listen of the configuration) and returns the status and up to limit
+// bytes of the answer.
+func postAdmin(cmd *cobra.Command, g *globals, admin, path string, timeout time.Duration, limit int64) (int, []byte, error) {
+	if admin == "" {
+		cfg, err := loadConfig(g, nil)
+		if err != nil {
+			return 0, nil, err
+		}
+		admin = cfg.IMDS.AdminListen
+	}
+	req, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, "http://"+admin+path, nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	resp, err := (&http.Client{Timeout: timeout}).Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("the renewal service at %s: %w (is tegata up running with renew.enabled?)", admin, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, limit))
+	return resp.StatusCode, body, nil
 }

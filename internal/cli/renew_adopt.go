@@ -3,7 +3,6 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"text/tabwriter"
@@ -34,29 +33,16 @@ Run with --dry-run first to see what would be adopted and why the others are not
 		Example: "  tegata renew adopt --dry-run\n  tegata renew adopt\n  tegata renew adopt --output json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if admin == "" {
-				cfg, err := loadConfig(g, nil)
-				if err != nil {
-					return err
-				}
-				admin = cfg.IMDS.AdminListen
-			}
-			u := "http://" + admin + "/admin/renew-adopt"
+			path := "/admin/renew-adopt"
 			if dryRun {
-				u += "?dry_run=true"
+				path += "?dry_run=true"
 			}
-			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost, u, nil)
+			status, body, err := postAdmin(cmd, g, admin, path, 5*time.Minute, 16<<20)
 			if err != nil {
 				return err
 			}
-			resp, err := (&http.Client{Timeout: 5 * time.Minute}).Do(req)
-			if err != nil {
-				return fmt.Errorf("the renewal service at %s: %w (is tegata up running with renew.enabled?)", admin, err)
-			}
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("adopting: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+			if status != http.StatusOK {
+				return fmt.Errorf("adopting: %d %s: %s", status, http.StatusText(status), strings.TrimSpace(string(body)))
 			}
 			var out struct {
 				Adopted []renew.Adopted `json:"adopted"`
