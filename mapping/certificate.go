@@ -98,6 +98,28 @@ func (c *Certificate) SelfSigned() bool { return bytes.Equal(c.RawIssuer, c.RawS
 // ParseCertificate reads one DER certificate. It never panics; errors wrap
 // ErrMalformedCertificate.
 func ParseCertificate(der []byte) (*Certificate, error) {
+	var p Parser
+	return p.Parse(der)
+}
+
+// A Parser reads certificates as ParseCertificate does and remembers the
+// rendering of each issuer name it has seen: an audit reads many
+// certificates from few CAs. Its zero value is ready to use. A Parser is not
+// safe for concurrent use.
+type Parser struct {
+	issuers map[string]renderedName
+}
+
+type renderedName struct {
+	s       string
+	certain bool
+}
+
+// maxRememberedIssuers bounds a Parser's memory of issuer names.
+const maxRememberedIssuers = 1024
+
+// Parse reads one DER certificate; see ParseCertificate.
+func (p *Parser) Parse(der []byte) (*Certificate, error) {
 	if len(der) > MaxCertificateSize {
 		return nil, fmt.Errorf("%w: %d bytes exceeds the %d-byte limit", ErrMalformedCertificate, len(der), MaxCertificateSize)
 	}
@@ -112,12 +134,30 @@ func ParseCertificate(der []byte) (*Certificate, error) {
 		return nil, fmt.Errorf("%w: missing TBSCertificate", ErrMalformedCertificate)
 	}
 	c := &Certificate{Raw: der}
-	if err := c.parseTBS(tbs); err != nil {
+	if err := c.parseTBS(p, tbs); err != nil {
 		return nil, err
 	}
 	c.KeyHashes.Thumbprint = sha1.Sum(der)
 	c.cands = Candidates(c)
 	return c, nil
+}
+
+// issuerName renders a raw issuer name, from memory when it was seen.
+func (p *Parser) issuerName(raw []byte) (string, bool, error) {
+	if n, ok := p.issuers[string(raw)]; ok {
+		return n.s, n.certain, nil
+	}
+	s, certain, err := RenderName(raw)
+	if err != nil {
+		return "", false, err
+	}
+	if p.issuers == nil {
+		p.issuers = map[string]renderedName{}
+	}
+	if len(p.issuers) < maxRememberedIssuers {
+		p.issuers[string(raw)] = renderedName{s, certain}
+	}
+	return s, certain, nil
 }
 
 // X509Error returns the error crypto/x509 returns for this certificate, if
@@ -129,7 +169,7 @@ func (c *Certificate) X509Error() error {
 	return err
 }
 
-func (c *Certificate) parseTBS(tbs []byte) error {
+func (c *Certificate) parseTBS(p *Parser, tbs []byte) error {
 	t := derReader(tbs)
 	if tag, ok := t.peek(); ok && tag == tagCtx0Cons {
 		t.next()
@@ -171,7 +211,7 @@ func (c *Certificate) parseTBS(tbs []byte) error {
 	}
 	c.KeyHashes.SubjectPublicKey = sha1.Sum(bits[1:])
 	var nameOK bool
-	if c.Issuer, c.IssuerCertain, err = RenderName(c.RawIssuer); err != nil {
+	if c.Issuer, c.IssuerCertain, err = p.issuerName(c.RawIssuer); err != nil {
 		return fmt.Errorf("issuer: %w", err)
 	}
 	if c.Subject, nameOK, err = RenderName(c.RawSubject); err != nil {
@@ -206,10 +246,16 @@ func readFull(r *derReader, want byte, what string) ([]byte, error) {
 func parseValidity(v []byte) (notBefore, notAfter time.Time, err error) {
 	r := derReader(v)
 	for i, dst := range []*time.Time{&notBefore, &notAfter} {
-		tag, _, full, ok := r.next()
+		tag, contents, full, ok := r.next()
 		if !ok || (tag != tagUTCTime && tag != tagGenTime) {
 			return notBefore, notAfter, fmt.Errorf("%w: bad validity time %d", ErrMalformedCertificate, i+1)
 		}
+		if t, ok := parseZuluTime(tag, contents); ok {
+			*dst = t
+			continue
+		}
+		// Anything but the plain Z forms goes through encoding/asn1, which
+		// accepts what crypto/x509 accepts and says what is wrong.
 		if _, err := asn1.Unmarshal(full, dst); err != nil {
 			return notBefore, notAfter, fmt.Errorf("%w: validity time %d: %v", ErrMalformedCertificate, i+1, err)
 		}
@@ -218,13 +264,80 @@ func parseValidity(v []byte) (notBefore, notAfter time.Time, err error) {
 	return notBefore, notAfter, nil
 }
 
+// parseZuluTime reads the forms RFC 5280 prescribes, YYMMDDHHMMSSZ
+// (UTCTime, years 1950-2049) and YYYYMMDDHHMMSSZ (GeneralizedTime), as
+// encoding/asn1 would. ok is false for any other form or an invalid date.
+func parseZuluTime(tag byte, b []byte) (time.Time, bool) {
+	var year int
+	switch {
+	case tag == tagUTCTime && len(b) == 13:
+		yy, ok := digits2(b[0:2])
+		if !ok {
+			return time.Time{}, false
+		}
+		year = 1900 + yy
+		if yy < 50 {
+			year = 2000 + yy
+		}
+		b = b[2:]
+	case tag == tagGenTime && len(b) == 15:
+		hi, ok1 := digits2(b[0:2])
+		lo, ok2 := digits2(b[2:4])
+		if !ok1 || !ok2 {
+			return time.Time{}, false
+		}
+		year = hi*100 + lo
+		b = b[4:]
+	default:
+		return time.Time{}, false
+	}
+	if b[10] != 'Z' {
+		return time.Time{}, false
+	}
+	var f [5]int
+	for i := range f {
+		n, ok := digits2(b[2*i : 2*i+2])
+		if !ok {
+			return time.Time{}, false
+		}
+		f[i] = n
+	}
+	month, day, hour, minute, sec := f[0], f[1], f[2], f[3], f[4]
+	if month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC)
+	if t.Day() != day {
+		return time.Time{}, false // 31 April and the like
+	}
+	return t, true
+}
+
+func digits2(b []byte) (int, bool) {
+	if b[0] < '0' || b[0] > '9' || b[1] < '0' || b[1] > '9' {
+		return 0, false
+	}
+	return int(b[0]-'0')*10 + int(b[1]-'0'), true
+}
+
+// DER contents of the extension and otherName OIDs the parser looks for.
+var (
+	oidDERSIDExtension = encodeOID("1.3.6.1.4.1.311.25.2")
+	oidDERSAN          = encodeOID("2.5.29.17")
+	oidDERSKI          = encodeOID("2.5.29.14")
+	oidDERPolicies     = encodeOID("2.5.29.32")
+	oidDERUPN          = encodeOID("1.3.6.1.4.1.311.20.2.3")
+)
+
 func (c *Certificate) parseExtensions(contents []byte) error {
 	outer := derReader(contents)
 	list, ok := outer.read(tagSequence)
 	if !ok {
 		return fmt.Errorf("%w: bad extensions", ErrMalformedCertificate)
 	}
-	seen := map[string]bool{}
+	// Only the first of each extension counts; a later copy of the SID
+	// extension is recorded as a duplicate.
+	var seenSID, seenSAN, seenSKI, seenPolicies bool
 	exts := derReader(list)
 	for !exts.empty() {
 		ext, ok := exts.read(tagSequence)
@@ -243,24 +356,23 @@ func (c *Certificate) parseExtensions(contents []byte) error {
 		if !ok {
 			return fmt.Errorf("%w: extension without value", ErrMalformedCertificate)
 		}
-		id := oidString(oid)
-		first := !seen[id]
-		seen[id] = true
-		switch id {
-		case "1.3.6.1.4.1.311.25.2":
-			if first {
+		switch {
+		case bytes.Equal(oid, oidDERSIDExtension):
+			if !seenSID {
 				c.SIDExtension = parseSIDExtensionValue(value)
 			} else {
 				c.DuplicateSIDExtension = true
 			}
-		case "2.5.29.17":
-			if first {
+			seenSID = true
+		case bytes.Equal(oid, oidDERSAN):
+			if !seenSAN {
 				if err := c.parseSAN(value); err != nil {
 					return err
 				}
 			}
-		case "2.5.29.14":
-			if first {
+			seenSAN = true
+		case bytes.Equal(oid, oidDERSKI):
+			if !seenSKI {
 				vr := derReader(value)
 				ski, ok := vr.read(tagOctetString)
 				if !ok || !vr.empty() {
@@ -270,10 +382,12 @@ func (c *Certificate) parseExtensions(contents []byte) error {
 					c.SubjectKeyID = ski
 				}
 			}
-		case "2.5.29.32":
-			if first {
+			seenSKI = true
+		case bytes.Equal(oid, oidDERPolicies):
+			if !seenPolicies {
 				c.PolicyOIDs = parsePolicies(value)
 			}
+			seenPolicies = true
 		}
 	}
 	return nil
@@ -297,7 +411,7 @@ func (c *Certificate) parseSAN(v []byte) error {
 		case 0xA0:
 			on := derReader(contents)
 			oid, _ := on.read(tagOID)
-			if oidString(oid) != "1.3.6.1.4.1.311.20.2.3" {
+			if !bytes.Equal(oid, oidDERUPN) {
 				continue
 			}
 			// A UPN otherName that is not [0] EXPLICIT UTF8String yields no

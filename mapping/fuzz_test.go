@@ -2,9 +2,11 @@ package mapping
 
 import (
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 func FuzzParseCertificate(f *testing.F) {
@@ -23,7 +25,7 @@ func FuzzParseCertificate(f *testing.F) {
 		}
 		for _, c := range certs {
 			// Everything downstream of a parsed certificate must not panic.
-			_ = Candidates(c)
+			checkCandidates(t, c)
 			_ = StrongMappings(c)
 			v := Decide(c, alice(t, "X509:<SKI>00"), dcMode1)
 			if v.Reason == "" {
@@ -84,5 +86,49 @@ func FuzzParseSID(f *testing.F) {
 		}
 		_ = parseSIDExtensionValue(b)
 		_, _, _ = RenderName(b)
+	})
+}
+
+// FuzzRenderNameDirect checks that the direct renderer agrees with
+// ParseName followed by Name.Render, errors included.
+func FuzzRenderNameDirect(f *testing.F) {
+	for _, tt := range renderNameSeeds(f) {
+		f.Add(tt)
+	}
+	f.Fuzz(func(t *testing.T, der []byte) {
+		got, gotCertain, gotErr := RenderName(der)
+		n, wantErr := ParseName(der)
+		if (gotErr == nil) != (wantErr == nil) || (gotErr != nil && gotErr.Error() != wantErr.Error()) {
+			t.Fatalf("% X: direct error %v, ParseName error %v", der, gotErr, wantErr)
+		}
+		if wantErr != nil {
+			return
+		}
+		want, wantCertain := n.Render()
+		if got != want || gotCertain != wantCertain {
+			t.Fatalf("% X: direct %q (%v), Render %q (%v)", der, got, gotCertain, want, wantCertain)
+		}
+	})
+}
+
+// FuzzZuluTime checks the fast validity-time reader against encoding/asn1.
+func FuzzZuluTime(f *testing.F) {
+	for _, s := range []string{"250101000000Z", "491231235959Z", "500101000000Z", "20250230000000Z", "99991231235959Z", "250431120000Z", "251301000000Z"} {
+		f.Add(s, len(s) == 15)
+	}
+	f.Fuzz(func(t *testing.T, s string, generalized bool) {
+		tag := byte(tagUTCTime)
+		if generalized {
+			tag = tagGenTime
+		}
+		got, ok := parseZuluTime(tag, []byte(s))
+		if !ok {
+			return
+		}
+		var want time.Time
+		full := append([]byte{tag, byte(len(s))}, s...)
+		if _, err := asn1.Unmarshal(full, &want); err != nil || !want.Equal(got) || got.Location() != time.UTC {
+			t.Fatalf("%q: fast %v, encoding/asn1 %v (%v)", s, got, want, err)
+		}
 	})
 }

@@ -98,12 +98,12 @@ func ParseName(der []byte) (Name, error) {
 // TeletexString, UniversalString or non-string value. Such a string is still
 // returned so an existing value can be recognised; emitters refuse it.
 func RenderName(der []byte) (s string, certain bool, err error) {
-	n, err := ParseName(der)
+	var buf [128]byte
+	b, certain, err := appendRenderedName(buf[:0], der)
 	if err != nil {
 		return "", false, err
 	}
-	s, certain = n.Render()
-	return s, certain, nil
+	return string(b), certain, nil
 }
 
 // Render renders n as RenderName does.

@@ -5,14 +5,16 @@ import (
 	"testing"
 )
 
-func TestRenderNameGolden(t *testing.T) {
+type renderNameCase struct {
+	name    string
+	der     []byte
+	want    string
+	certain bool
+}
+
+func renderNameCases(t testing.TB) []renderNameCase {
 	oidUnknown := asn1.ObjectIdentifier{2, 5, 4, 17} // postalCode: no known CryptoAPI key
-	tests := []struct {
-		name    string
-		der     []byte
-		want    string
-		certain bool
-	}{
+	return []renderNameCase{
 		{"3.6 example 1: AD CS issuer, encoding order", contosoCA(t), "DC=com,DC=contoso,CN=CONTOSO-DC-CA", true},
 		{"3.6 example 2: quoting and S=", name(t, rdn(ps(oidC, "JP")), rdn(u8(oidST, "Tokyo")), rdn(u8(oidO, "Example, Inc.")), rdn(u8(oidCN, "Example Issuing CA G2"))),
 			`C=JP,S=Tokyo,O="Example, Inc.",CN=Example Issuing CA G2`, true},
@@ -32,8 +34,24 @@ func TestRenderNameGolden(t *testing.T) {
 		{"BMPString decoded, uncertain", name(t, rdn(atv{oidCN, asn1.TagBMPString, []byte{0, 'A', 0x30, 0x42}})), "CN=Aあ", false},
 		{"TeletexString as Latin-1, uncertain", name(t, rdn(atv{oidCN, asn1.TagT61String, []byte{'c', 0xE9}})), "CN=cé", false},
 		{"OCTET STRING as #hex, uncertain", name(t, rdn(atv{oidCN, asn1.TagOctetString, []byte{0xAB}})), "CN=#0401AB", false},
+		{"PrintableString with a high byte as #hex, uncertain", name(t, rdn(atv{oidCN, asn1.TagPrintableString, []byte{'a', 0xE9}})), "CN=#1302" + "61E9", false},
+		{"invalid UTF-8 as #hex, uncertain", name(t, rdn(atv{oidCN, asn1.TagUTF8String, []byte{0xFF}})), "CN=#0C01FF", false},
+		{"UTF-8 with a comma quoted", name(t, rdn(u8(oidO, "Société, SA"))), `O="Société, SA"`, true},
 	}
-	for _, tt := range tests {
+}
+
+// renderNameSeeds are the golden names plus malformed ones, for fuzzing.
+func renderNameSeeds(t testing.TB) [][]byte {
+	var out [][]byte
+	for _, tt := range renderNameCases(t) {
+		out = append(out, tt.der)
+	}
+	return append(out, []byte{0x30, 0x00}, []byte{0x30, 0x02, 0x31, 0x00}, []byte{0x30, 0x04, 0x31, 0x02, 0x04, 0x00},
+		mustHex(t, "300D310B300906052B0601040106"), mustHex(t, "3009310730050603550403"))
+}
+
+func TestRenderNameGolden(t *testing.T) {
+	for _, tt := range renderNameCases(t) {
 		got, certain, err := RenderName(tt.der)
 		if err != nil {
 			t.Errorf("%s: %v", tt.name, err)

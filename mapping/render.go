@@ -71,41 +71,112 @@ type Candidate struct {
 // SubjectOnly, X509N SubjectOnly, one RFC822 per SAN e-mail, and
 // Issuer+SID when the SID extension is valid (Q6).
 func Candidates(cert *Certificate) []Candidate {
-	var out []Candidate
-	var nameLabels []Label
+	// The values are written into one buffer and sliced from one string:
+	// an audit renders the candidates of every certificate.
+	nameLabels := labelsNone
 	if !cert.IssuerCertain || !cert.SubjectCertain {
-		nameLabels = []Label{LabelNameRenderingUnconfirmed}
+		nameLabels = labelsName
 	}
-	sr := ReversedSerial(cert.RawSerial)
-	out = append(out, Candidate{X509IssuerSerialNumber, "X509:<I>" + cert.Issuer + "<SR>" + sr, nameLabels})
+	out := make([]Candidate, 0, 10+len(cert.RFC822Names))
+	ends := make([]int, 0, cap(out))
+	size := 3*len(cert.Issuer) + 3*len(cert.Subject) + 4*len(cert.RawSerial) + 2*len(cert.SubjectKeyID) + 320
+	for _, e := range cert.RFC822Names {
+		size += len(e) + 13
+	}
+	buf := make([]byte, 0, size)
+	add := func(t MappingType, labels []Label) {
+		out = append(out, Candidate{Type: t, Labels: labels})
+		ends = append(ends, len(buf))
+	}
+	buf = append(buf, "X509:<I>"...)
+	buf = append(buf, cert.Issuer...)
+	buf = append(buf, "<SR>"...)
+	buf = appendReversedSerial(buf, cert.RawSerial)
+	add(X509IssuerSerialNumber, nameLabels)
 	if len(cert.RawSerial) > 1 && cert.RawSerial[0] == 0 {
-		out = append(out, Candidate{X509IssuerSerialNumber, "X509:<I>" + cert.Issuer + "<SR>" + sr[:len(sr)-2],
-			append([]Label{LabelSerialSignByte}, nameLabels...)})
+		buf = append(buf, "X509:<I>"...)
+		buf = append(buf, cert.Issuer...)
+		buf = append(buf, "<SR>"...)
+		buf = appendReversedSerial(buf, cert.RawSerial[1:])
+		add(X509IssuerSerialNumber, pick(nameLabels, labelsSignByte, labelsSignByteName))
 	}
 	if len(cert.SubjectKeyID) > 0 {
-		out = append(out, Candidate{X509SKI, "X509:<SKI>" + strings.ToUpper(hex.EncodeToString(cert.SubjectKeyID)), nil})
+		buf = append(buf, "X509:<SKI>"...)
+		buf = appendUpperHex(buf, cert.SubjectKeyID)
+		add(X509SKI, nil)
 	}
-	for _, h := range []struct {
-		sum   [20]byte
-		label Label
-	}{
-		{cert.KeyHashes.Thumbprint, LabelSHA1Thumbprint},
-		{cert.KeyHashes.SPKI, LabelSHA1SPKI},
-		{cert.KeyHashes.SubjectPublicKey, LabelSHA1SubjectPublicKey},
-	} {
-		out = append(out, Candidate{X509SHA1PublicKey, "X509:<SHA1-PUKEY>" + strings.ToUpper(hex.EncodeToString(h.sum[:])), []Label{h.label}})
+	for i, sum := range [...]*[20]byte{&cert.KeyHashes.Thumbprint, &cert.KeyHashes.SPKI, &cert.KeyHashes.SubjectPublicKey} {
+		buf = append(buf, "X509:<SHA1-PUKEY>"...)
+		buf = appendUpperHex(buf, sum[:])
+		add(X509SHA1PublicKey, labelsPublicKey[i])
 	}
-	out = append(out,
-		Candidate{X509IssuerSubject, "X509:<I>" + cert.Issuer + "<S>" + cert.Subject, nameLabels},
-		Candidate{X509SubjectOnly, "X509:<S>" + cert.Subject, nameLabels},
-		Candidate{X509NSubjectOnly, "X509N:<S>" + cert.Subject, append([]Label{LabelX509NUnconfirmed}, nameLabels...)},
-	)
+	buf = append(buf, "X509:<I>"...)
+	buf = append(buf, cert.Issuer...)
+	buf = append(buf, "<S>"...)
+	buf = append(buf, cert.Subject...)
+	add(X509IssuerSubject, nameLabels)
+	buf = append(buf, "X509:<S>"...)
+	buf = append(buf, cert.Subject...)
+	add(X509SubjectOnly, nameLabels)
+	buf = append(buf, "X509N:<S>"...)
+	buf = append(buf, cert.Subject...)
+	add(X509NSubjectOnly, pick(nameLabels, labelsX509N, labelsX509NName))
 	for _, e := range cert.RFC822Names {
-		out = append(out, Candidate{X509RFC822, "X509:<RFC822>" + e, nil})
+		buf = append(buf, "X509:<RFC822>"...)
+		buf = append(buf, e...)
+		add(X509RFC822, nil)
 	}
 	if cert.SIDExtension.State == SIDValid {
-		out = append(out, Candidate{X509IssuerSID, "X509:<I>" + cert.Issuer + "<SID>" + cert.SIDExtension.Text,
-			append([]Label{LabelIssuerSIDUnconfirmed}, nameLabels...)})
+		buf = append(buf, "X509:<I>"...)
+		buf = append(buf, cert.Issuer...)
+		buf = append(buf, "<SID>"...)
+		buf = append(buf, cert.SIDExtension.Text...)
+		add(X509IssuerSID, pick(nameLabels, labelsIssuerSID, labelsIssuerSIDName))
+	}
+	all := string(buf)
+	start := 0
+	for i, end := range ends {
+		out[i].Value = all[start:end]
+		start = end
 	}
 	return out
+}
+
+// Label lists shared by every certificate's candidates; len == cap, so an
+// append by a caller copies instead of writing into them.
+var (
+	labelsNone          []Label
+	labelsName          = []Label{LabelNameRenderingUnconfirmed}
+	labelsSignByte      = []Label{LabelSerialSignByte}
+	labelsSignByteName  = []Label{LabelSerialSignByte, LabelNameRenderingUnconfirmed}
+	labelsX509N         = []Label{LabelX509NUnconfirmed}
+	labelsX509NName     = []Label{LabelX509NUnconfirmed, LabelNameRenderingUnconfirmed}
+	labelsIssuerSID     = []Label{LabelIssuerSIDUnconfirmed}
+	labelsIssuerSIDName = []Label{LabelIssuerSIDUnconfirmed, LabelNameRenderingUnconfirmed}
+	labelsPublicKey     = [...][]Label{{LabelSHA1Thumbprint}, {LabelSHA1SPKI}, {LabelSHA1SubjectPublicKey}}
+)
+
+// pick returns plain when the name labels are empty, withName otherwise.
+func pick(nameLabels, plain, withName []Label) []Label {
+	if len(nameLabels) == 0 {
+		return plain
+	}
+	return withName
+}
+
+const upperHexDigits = "0123456789ABCDEF"
+
+func appendUpperHex(dst, b []byte) []byte {
+	for _, c := range b {
+		dst = append(dst, upperHexDigits[c>>4], upperHexDigits[c&0x0F])
+	}
+	return dst
+}
+
+// appendReversedSerial appends the <SR> form (see ReversedSerial).
+func appendReversedSerial(dst, raw []byte) []byte {
+	for i := len(raw) - 1; i >= 0; i-- {
+		dst = append(dst, upperHexDigits[raw[i]>>4], upperHexDigits[raw[i]&0x0F])
+	}
+	return dst
 }

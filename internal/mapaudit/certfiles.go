@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"software.sslmate.com/src/go-pkcs12"
@@ -109,7 +110,9 @@ func DecodeCertificates(data []byte, name string, opts CertFileOptions, fn func(
 }
 
 type certDecoder struct {
-	name  string
+	// parser renders each issuer name once per file.
+	parser mapping.Parser
+	name   string
 	opts  CertFileOptions
 	fn    func(CertificateInput)
 	probs []Problem
@@ -128,7 +131,7 @@ func (d *certDecoder) emit(der []byte, origin string) {
 		d.count++
 		return
 	}
-	c, err := mapping.ParseCertificate(der)
+	c, err := d.parser.Parse(der)
 	if err != nil {
 		d.fail(origin, fmt.Errorf("%w: re-export the certificate (certutil -encode, or openssl x509 -outform PEM)", err))
 		return
@@ -155,14 +158,16 @@ func (d *certDecoder) pemBlocks(data []byte) {
 		off = end
 		line += bytes.Count(data[counted:start], []byte("\n"))
 		counted = start
-		origin := fmt.Sprintf("%s:%d", d.name, line)
-		block, _ := pem.Decode(data[start:end])
+		origin := d.name + ":" + strconv.Itoa(line)
+		block := decodePEMBlock(data[start:end])
 		if block == nil {
 			d.fail(origin, fmt.Errorf("%w: the PEM block is not valid base64 or has no matching END line: re-export it", ErrNotCertificate))
 			continue
 		}
 		switch block.Type {
-		case "CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE":
+		case "CERTIFICATE", "X509 CERTIFICATE":
+			d.emit(block.Bytes, origin)
+		case "TRUSTED CERTIFICATE":
 			der := block.Bytes
 			// OpenSSL's TRUSTED CERTIFICATE appends trust settings after
 			// the certificate: keep the first element only.
@@ -175,6 +180,59 @@ func (d *certDecoder) pemBlocks(data []byte) {
 			d.pkcs7(block.Bytes, origin)
 		}
 	}
+}
+
+// decodePEMBlock decodes the PEM block at the start of b as pem.Decode
+// does, or returns nil. A block without headers whose base64 lines hold
+// nothing but base64 and line breaks is decoded directly (encoding/base64
+// skips CR and LF), which is several times faster than pem.Decode; any
+// other block goes through pem.Decode.
+func decodePEMBlock(b []byte) *pem.Block {
+	const begin, end, dashes = "-----BEGIN ", "-----END ", "-----"
+	if !bytes.HasPrefix(b, []byte(begin)) {
+		return nil
+	}
+	typeLine, body := pemLine(b[len(begin):])
+	if !bytes.HasSuffix(typeLine, []byte(dashes)) || len(body) == 0 {
+		return slowPEMBlock(b)
+	}
+	typ := typeLine[:len(typeLine)-len(dashes)]
+	e := bytes.Index(body, []byte("\n"+end))
+	if e < 0 {
+		return slowPEMBlock(b)
+	}
+	trailer := body[e+1+len(end):]
+	if !bytes.HasPrefix(trailer, typ) || !bytes.HasPrefix(trailer[len(typ):], []byte(dashes)) || bytes.IndexByte(body[:e], ':') >= 0 {
+		return slowPEMBlock(b)
+	}
+	if restOfLine, _ := pemLine(trailer[len(typ)+len(dashes):]); len(restOfLine) != 0 {
+		return slowPEMBlock(b)
+	}
+	der := make([]byte, base64.StdEncoding.DecodedLen(e))
+	n, err := base64.StdEncoding.Decode(der, body[:e])
+	if err != nil {
+		return slowPEMBlock(b)
+	}
+	return &pem.Block{Type: string(typ), Bytes: der[:n]}
+}
+
+// pemLine splits off the first line as encoding/pem does: without its LF,
+// the CR before it, and trailing spaces and tabs.
+func pemLine(b []byte) (line, rest []byte) {
+	i := bytes.IndexByte(b, '\n')
+	j := i + 1
+	switch {
+	case i < 0:
+		i, j = len(b), len(b)
+	case i > 0 && b[i-1] == '\r':
+		i--
+	}
+	return bytes.TrimRight(b[:i], " \t"), b[j:]
+}
+
+func slowPEMBlock(b []byte) *pem.Block {
+	block, _ := pem.Decode(b)
+	return block
 }
 
 // der dispatches on the first element inside the outer SEQUENCE: a

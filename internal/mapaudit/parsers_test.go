@@ -3,6 +3,7 @@ package mapaudit
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
@@ -268,4 +269,31 @@ func TestResolveDCsDeclaredOSSettlesUnknown(t *testing.T) {
 	if len(probs) != 0 || len(dcs) != 1 || dcs[0].State.OS != mapping.OS2022 {
 		t.Errorf("declared OS: DCs %+v, problems %v; want the declared OS and no problem", dcs, probs)
 	}
+}
+
+// FuzzDecodePEMBlock checks the direct PEM decoder against pem.Decode.
+func FuzzDecodePEMBlock(f *testing.F) {
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n"))
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\r\nMAMC\r\nAQE=\r\n-----END CERTIFICATE----- \r\n"))
+	f.Add([]byte("-----BEGIN X-----\nProc-Type: 4,ENCRYPTED\n\nMAMCAQE=\n-----END X-----\n"))
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\nMAMC AQE=\n-----END CERTIFICATE-----junk\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got := decodePEMBlock(b)
+		want, _ := pem.Decode(b)
+		if !bytes.HasPrefix(b, []byte("-----BEGIN ")) {
+			if got != nil {
+				t.Fatalf("%q: decoded a block that does not start with BEGIN", b)
+			}
+			return
+		}
+		if bytes.Contains(b[1:], []byte("-----BEGIN")) {
+			return // pemBlocks cuts the input before each BEGIN
+		}
+		if (got == nil) != (want == nil) {
+			t.Fatalf("%q: direct %v, pem.Decode %v", b, got, want)
+		}
+		if got != nil && (got.Type != want.Type || !bytes.Equal(got.Bytes, want.Bytes)) {
+			t.Fatalf("%q: direct %q %X, pem.Decode %q %X", b, got.Type, got.Bytes, want.Type, want.Bytes)
+		}
+	})
 }
