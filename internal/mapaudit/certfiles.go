@@ -113,10 +113,10 @@ type certDecoder struct {
 	// parser renders each issuer name once per file.
 	parser mapping.Parser
 	name   string
-	opts  CertFileOptions
-	fn    func(CertificateInput)
-	probs []Problem
-	count int
+	opts   CertFileOptions
+	fn     func(CertificateInput)
+	probs  []Problem
+	count  int
 }
 
 func (d *certDecoder) fail(origin string, err error) {
