@@ -26,6 +26,8 @@ type auditReport struct {
 	cw     *csv.Writer
 	n      int
 	err    error
+	// buf is the JSON of the current finding, reused.
+	buf []byte
 }
 
 func newAuditReport(w io.Writer, format string, all bool) (*auditReport, error) {
@@ -91,16 +93,12 @@ func (r *auditReport) finding(f *mapaudit.Finding) {
 	}
 	switch r.format {
 	case "json":
-		b, err := json.Marshal(f)
-		if err != nil {
-			r.err = err
-			return
-		}
+		r.buf = r.buf[:0]
 		if r.n > 0 {
-			r.bw.WriteByte(',')
+			r.buf = append(r.buf, ',')
 		}
-		r.bw.WriteString("\n    ")
-		r.bw.Write(b)
+		r.buf = f.AppendJSON(append(r.buf, "\n    "...))
+		r.bw.Write(r.buf)
 	case "csv":
 		r.cw.Write(csvRow(f))
 	default:

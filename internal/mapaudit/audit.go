@@ -300,7 +300,7 @@ func (a *Auditor) pair(in *CertificateInput, cands []mapping.Candidate, n int, v
 	if acct.Disabled {
 		f.Warnings = append(f.Warnings, "the account is disabled (ACCOUNTDISABLE): predicted anyway")
 	}
-	a.propose(f, in, acct)
+	a.propose(f, in, acct, a.idx.sids[n])
 	return f
 }
 

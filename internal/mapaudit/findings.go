@@ -1,10 +1,8 @@
 package mapaudit
 
 import (
-	"encoding/hex"
 	"encoding/json"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/tegata-project/tegata/mapping"
@@ -141,8 +139,8 @@ func summarizeCertificate(in *CertificateInput) CertificateSummary {
 	c := in.Cert
 	s := CertificateSummary{
 		Origin: in.Origin, Subject: c.Subject, Issuer: c.Issuer,
-		Serial:     strings.ToUpper(hex.EncodeToString(c.RawSerial)),
-		Thumbprint: strings.ToUpper(hex.EncodeToString(c.KeyHashes.Thumbprint[:])),
+		Serial:     upperHex(c.RawSerial),
+		Thumbprint: upperHex(c.KeyHashes.Thumbprint[:]),
 		NotBefore:  c.NotBefore, NotAfter: c.NotAfter, Requester: in.Requester,
 		UPNs: c.UPNs, DNSNames: c.DNSNames, SIDState: c.SIDExtension.State.String(),
 	}
@@ -161,6 +159,16 @@ func summarizeCertificate(in *CertificateInput) CertificateSummary {
 		s.NTAuth = "not evaluated"
 	}
 	return s
+}
+
+// upperHex returns b in upper-case hex.
+func upperHex(b []byte) string {
+	const digits = "0123456789ABCDEF"
+	out := make([]byte, 2*len(b))
+	for i, c := range b {
+		out[2*i], out[2*i+1] = digits[c>>4], digits[c&0x0F]
+	}
+	return string(out)
 }
 
 // AccountSummary describes the account of a pair.

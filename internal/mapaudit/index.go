@@ -2,6 +2,7 @@ package mapaudit
 
 import (
 	"crypto/sha1"
+	"slices"
 	"sort"
 	"strings"
 
@@ -22,15 +23,22 @@ const (
 
 var viaNames = []string{"altSecurityIdentities", "SID", "UPN", "UPN prefix = sAMAccountName", "DNS name", "userCertificate"}
 
-func (v via) names() []string {
-	var out []string
-	for i, n := range viaNames {
-		if v&(1<<i) != 0 {
-			out = append(out, n)
+// names returns the names of v's bits. The lists are shared by every
+// finding: len == cap, so an append copies.
+func (v via) names() []string { return viaNameLists[v&(1<<len(viaNames)-1)] }
+
+var viaNameLists = func() (lists [1 << 6][]string) {
+	for v := range lists {
+		var out []string
+		for i, n := range viaNames {
+			if v&(1<<i) != 0 {
+				out = append(out, n)
+			}
 		}
+		lists[v] = slices.Clip(out)
 	}
-	return out
-}
+	return lists
+}()
 
 // index finds accounts by every key the KDC could map a certificate with:
 // lower-cased altSecurityIdentities value, UPN, sAMAccountName and
@@ -45,6 +53,48 @@ type index struct {
 	dns      map[string][]int32
 	sid      map[string][]int32
 	cert     map[[20]byte][]int32
+	// prefixes records which candidate prefixes (see candidatePrefixes)
+	// some stored value starts with: a candidate whose prefix no value
+	// has cannot equal any value, so find skips it.
+	prefixes uint8
+}
+
+// candidatePrefixes are the fixed beginnings of every candidate the KDC
+// compares (mapping.Candidates), by type. A stored value equal to a
+// candidate, ignoring case, starts with the candidate's prefix.
+var candidatePrefixes = [...]struct {
+	prefix string
+	types  []mapping.MappingType
+}{
+	{"x509:<i>", []mapping.MappingType{mapping.X509IssuerSerialNumber, mapping.X509IssuerSubject, mapping.X509IssuerSID}},
+	{"x509:<ski>", []mapping.MappingType{mapping.X509SKI}},
+	{"x509:<sha1-pukey>", []mapping.MappingType{mapping.X509SHA1PublicKey}},
+	{"x509:<s>", []mapping.MappingType{mapping.X509SubjectOnly}},
+	{"x509n:<s>", []mapping.MappingType{mapping.X509NSubjectOnly}},
+	{"x509:<rfc822>", []mapping.MappingType{mapping.X509RFC822}},
+}
+
+// prefixBit returns the bit of the candidate prefix that the folded value
+// starts with, or 0.
+func prefixBit(folded string) uint8 {
+	for i, p := range candidatePrefixes {
+		if strings.HasPrefix(folded, p.prefix) {
+			return 1 << i
+		}
+	}
+	return 0
+}
+
+// typeBit returns the bit of the candidate prefix of type t.
+func typeBit(t mapping.MappingType) uint8 {
+	for i, p := range candidatePrefixes {
+		for _, pt := range p.types {
+			if pt == t {
+				return 1 << i
+			}
+		}
+	}
+	return 0xFF // an unknown type is never skipped
 }
 
 // Duplicate is an altSecurityIdentities value held by more than one
@@ -78,6 +128,7 @@ func newIndex(accts []DirectoryAccount) *index {
 		a := &accts[n]
 		for _, v := range a.AltSecurityIdentities {
 			add(x.altSecID, v, i)
+			x.prefixes |= prefixBit(string(foldKey(nil, v)))
 		}
 		add(x.upn, a.UserPrincipalName, i)
 		add(x.sam, a.SAMAccountName, i)
@@ -149,8 +200,12 @@ func (x *index) find(c *mapping.Certificate, cands []mapping.Candidate, buf []ma
 			}
 		}
 	}
-	var key []byte
+	var keyBuf [256]byte
+	key := keyBuf[:0]
 	for _, cd := range cands {
+		if x.prefixes&typeBit(cd.Type) == 0 {
+			continue
+		}
 		key = foldKey(key[:0], cd.Value)
 		// string(key) in a map index does not allocate.
 		if l, ok := x.altSecID[string(key)]; ok {
@@ -161,8 +216,15 @@ func (x *index) find(c *mapping.Certificate, cands []mapping.Candidate, buf []ma
 		if src.State != mapping.SIDValid {
 			continue
 		}
+		// The canonical text usually is the index key as it stands.
+		if src.Canonical {
+			if l, ok := x.sid[string(foldKey(key[:0], src.Text))]; ok {
+				add(l, viaSID, nil)
+				continue
+			}
+		}
 		if s, err := mapping.ParseSID(src.Text); err == nil {
-			add(x.sid[string(foldKey(nil, s.String()))], viaSID, nil)
+			add(x.sid[string(foldKey(key[:0], s.String()))], viaSID, nil)
 		}
 	}
 	isUser := func(a *DirectoryAccount) bool { return a.Class == mapping.ClassUser }

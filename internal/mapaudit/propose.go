@@ -16,7 +16,7 @@ import (
 // or whose issuer is the problem, gets advice only. Weak types and
 // SHA1-PUKEY are never proposed, nor is raising the backdating compensation
 // or Compatibility mode.
-func (a *Auditor) propose(f *Finding, in *CertificateInput, acct *DirectoryAccount) {
+func (a *Auditor) propose(f *Finding, in *CertificateInput, acct *DirectoryAccount, sid string) {
 	c := in.Cert
 	w := &f.Worst
 	if f.Outcome == OutcomeAllowed && f.Compatibility == OutcomeAllowed {
@@ -62,9 +62,9 @@ func (a *Auditor) propose(f *Finding, in *CertificateInput, acct *DirectoryAccou
 		f.Advice = append(f.Advice, "the certificate has no SID extension: if it comes from an AD CS online template, re-enrol it after patching the CA (check CT_FLAG_NO_SECURITY_EXTENSION and DisableExtensionList); Intune SCEP: add the URI SAN tag:microsoft.com,2022-09-14:sid:{{OnPremisesSecurityIdentifier}}")
 	}
 	ntauthNote()
-	reason := fmt.Sprintf("%s on %s (%s)", w.Outcome, f.WorstDC, w.Path)
+	reason := string(w.Outcome) + " on " + f.WorstDC + " (" + string(w.Path) + "): explicit strong mapping (reference 7.4)"
 	if f.Outcome == OutcomeAllowed {
-		reason = fmt.Sprintf("%s in Compatibility mode (%s)", f.Compatibility, w.Path)
+		reason = string(f.Compatibility) + " in Compatibility mode (" + string(w.Path) + "): explicit strong mapping (reference 7.4)"
 	}
 	for _, t := range [...]mapping.MappingType{mapping.X509IssuerSerialNumber, mapping.X509SKI} {
 		v, err := mapping.Render(c, t)
@@ -77,8 +77,10 @@ func (a *Auditor) propose(f *Finding, in *CertificateInput, acct *DirectoryAccou
 		case containsFold(acct.AltSecurityIdentities, v):
 			continue
 		}
-		f.Fixes = append(f.Fixes, Fix{DN: acct.DN, SID: acct.ObjectSID.String(), Class: acct.Class, Value: v,
-			Certificate: in.Origin, Reason: reason + ": explicit strong mapping (reference 7.4)"})
+		if f.Fixes == nil {
+			f.Fixes = make([]Fix, 0, 2)
+		}
+		f.Fixes = append(f.Fixes, Fix{DN: acct.DN, SID: sid, Class: acct.Class, Value: v, Certificate: in.Origin, Reason: reason})
 	}
 	if len(f.Fixes) == 0 {
 		f.Advice = append(f.Advice, "no strong altSecurityIdentities value can be proposed for this certificate: re-issue it with the SID extension")
