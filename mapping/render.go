@@ -71,75 +71,85 @@ type Candidate struct {
 // SubjectOnly, X509N SubjectOnly, one RFC822 per SAN e-mail, and
 // Issuer+SID when the SID extension is valid (Q6).
 func Candidates(cert *Certificate) []Candidate {
-	// The values are written into one buffer and sliced from one string:
-	// an audit renders the candidates of every certificate.
+	// The values are written into one buffer, on the stack while they fit,
+	// and sliced from one string: an audit renders the candidates of every
+	// certificate.
 	nameLabels := labelsNone
 	if !cert.IssuerCertain || !cert.SubjectCertain {
 		nameLabels = labelsName
 	}
-	out := make([]Candidate, 0, 10+len(cert.RFC822Names))
-	ends := make([]int, 0, cap(out))
-	size := 3*len(cert.Issuer) + 3*len(cert.Subject) + 4*len(cert.RawSerial) + 2*len(cert.SubjectKeyID) + 320
-	for _, e := range cert.RFC822Names {
-		size += len(e) + 13
-	}
-	buf := make([]byte, 0, size)
-	add := func(t MappingType, labels []Label) {
-		out = append(out, Candidate{Type: t, Labels: labels})
-		ends = append(ends, len(buf))
-	}
-	buf = append(buf, "X509:<I>"...)
-	buf = append(buf, cert.Issuer...)
-	buf = append(buf, "<SR>"...)
+	var stack [1024]byte
+	buf := stack[:0]
+	var w candidateList
+	w.out = make([]Candidate, 0, 9+len(cert.RFC822Names))
+	buf = appendStrings(buf, "X509:<I>", cert.Issuer, "<SR>")
 	buf = appendReversedSerial(buf, cert.RawSerial)
-	add(X509IssuerSerialNumber, nameLabels)
+	w.add(buf, X509IssuerSerialNumber, nameLabels)
 	if len(cert.RawSerial) > 1 && cert.RawSerial[0] == 0 {
-		buf = append(buf, "X509:<I>"...)
-		buf = append(buf, cert.Issuer...)
-		buf = append(buf, "<SR>"...)
+		buf = appendStrings(buf, "X509:<I>", cert.Issuer, "<SR>")
 		buf = appendReversedSerial(buf, cert.RawSerial[1:])
-		add(X509IssuerSerialNumber, pick(nameLabels, labelsSignByte, labelsSignByteName))
+		w.add(buf, X509IssuerSerialNumber, pick(nameLabels, labelsSignByte, labelsSignByteName))
 	}
 	if len(cert.SubjectKeyID) > 0 {
-		buf = append(buf, "X509:<SKI>"...)
-		buf = appendUpperHex(buf, cert.SubjectKeyID)
-		add(X509SKI, nil)
+		buf = appendUpperHex(append(buf, "X509:<SKI>"...), cert.SubjectKeyID)
+		w.add(buf, X509SKI, nil)
 	}
 	for i, sum := range [...]*[20]byte{&cert.KeyHashes.Thumbprint, &cert.KeyHashes.SPKI, &cert.KeyHashes.SubjectPublicKey} {
-		buf = append(buf, "X509:<SHA1-PUKEY>"...)
-		buf = appendUpperHex(buf, sum[:])
-		add(X509SHA1PublicKey, labelsPublicKey[i])
+		buf = appendUpperHex(append(buf, "X509:<SHA1-PUKEY>"...), sum[:])
+		w.add(buf, X509SHA1PublicKey, labelsPublicKey[i])
 	}
-	buf = append(buf, "X509:<I>"...)
-	buf = append(buf, cert.Issuer...)
-	buf = append(buf, "<S>"...)
+	buf = appendStrings(buf, "X509:<I>", cert.Issuer, "<S>")
 	buf = append(buf, cert.Subject...)
-	add(X509IssuerSubject, nameLabels)
-	buf = append(buf, "X509:<S>"...)
-	buf = append(buf, cert.Subject...)
-	add(X509SubjectOnly, nameLabels)
-	buf = append(buf, "X509N:<S>"...)
-	buf = append(buf, cert.Subject...)
-	add(X509NSubjectOnly, pick(nameLabels, labelsX509N, labelsX509NName))
+	w.add(buf, X509IssuerSubject, nameLabels)
+	buf = appendStrings(buf, "X509:<S>", cert.Subject, "")
+	w.add(buf, X509SubjectOnly, nameLabels)
+	buf = appendStrings(buf, "X509N:<S>", cert.Subject, "")
+	w.add(buf, X509NSubjectOnly, pick(nameLabels, labelsX509N, labelsX509NName))
 	for _, e := range cert.RFC822Names {
-		buf = append(buf, "X509:<RFC822>"...)
-		buf = append(buf, e...)
-		add(X509RFC822, nil)
+		buf = appendStrings(buf, "X509:<RFC822>", e, "")
+		w.add(buf, X509RFC822, nil)
 	}
 	if cert.SIDExtension.State == SIDValid {
-		buf = append(buf, "X509:<I>"...)
-		buf = append(buf, cert.Issuer...)
-		buf = append(buf, "<SID>"...)
+		buf = appendStrings(buf, "X509:<I>", cert.Issuer, "<SID>")
 		buf = append(buf, cert.SIDExtension.Text...)
-		add(X509IssuerSID, pick(nameLabels, labelsIssuerSID, labelsIssuerSIDName))
+		w.add(buf, X509IssuerSID, pick(nameLabels, labelsIssuerSID, labelsIssuerSIDName))
 	}
-	all := string(buf)
+	return w.finish(string(buf))
+}
+
+// candidateList records where each candidate's value ends in the buffer.
+type candidateList struct {
+	out  []Candidate
+	ends [16]int
+	more []int // ends beyond the sixteenth
+}
+
+func appendStrings(buf []byte, a, b, c string) []byte {
+	return append(append(append(buf, a...), b...), c...)
+}
+
+func (w *candidateList) add(buf []byte, t MappingType, labels []Label) {
+	if n := len(w.out); n < len(w.ends) {
+		w.ends[n] = len(buf)
+	} else {
+		w.more = append(w.more, len(buf))
+	}
+	w.out = append(w.out, Candidate{Type: t, Labels: labels})
+}
+
+func (w *candidateList) finish(all string) []Candidate {
 	start := 0
-	for i, end := range ends {
-		out[i].Value = all[start:end]
+	for i := range w.out {
+		var end int
+		if i < len(w.ends) {
+			end = w.ends[i]
+		} else {
+			end = w.more[i-len(w.ends)]
+		}
+		w.out[i].Value = all[start:end]
 		start = end
 	}
-	return out
+	return w.out
 }
 
 // Label lists shared by every certificate's candidates; len == cap, so an

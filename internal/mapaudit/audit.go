@@ -45,6 +45,9 @@ type Auditor struct {
 	buf     []match
 	results []planResult // pair's scratch, one per plan
 	done    int
+	// finding and account are reused for every finding emitted.
+	finding Finding
+	account AccountSummary
 }
 
 // planResult is one plan's verdicts for the pair being audited.
@@ -118,8 +121,9 @@ func (a *Auditor) Run(ins []CertificateInput, emit func(*Finding)) []Problem {
 	return a.Finish(emit)
 }
 
-// Add audits one certificate and calls emit with each of its findings; the
-// finding is not used after emit returns. A certificate seen before (same
+// Add audits one certificate and calls emit with each of its findings. The
+// Finding and what it holds are reused for the next one: emit must copy
+// what it keeps (see Finding.Clone). A certificate seen before (same
 // SHA-1 thumbprint) is counted and skipped. A CA certificate (basic
 // constraints with cA set) is not audited: it gives its thumbprint to the
 // certificates it issued that are audited after it.
@@ -224,8 +228,22 @@ func (a *Auditor) audit(in *CertificateInput, emit func(*Finding)) {
 	}
 }
 
+// newFinding resets the reused Finding for in, keeping the capacity of its
+// slices.
+func (a *Auditor) newFinding(in *CertificateInput) *Finding {
+	f := &a.finding
+	dcs := f.DCs[:0]
+	if dcs == nil {
+		dcs = make([]DCResult, 0, len(a.opts.DCs))
+	}
+	*f = Finding{Certificate: summarizeCertificate(in), DCs: dcs, Values: f.Values[:0], Warnings: f.Warnings[:0],
+		Fixes: f.Fixes[:0], Advice: f.Advice[:0]}
+	return f
+}
+
 func (a *Auditor) unmapped(in *CertificateInput) *Finding {
-	f := &Finding{Certificate: summarizeCertificate(in), Outcome: OutcomeUnmapped, Compatibility: OutcomeUnmapped}
+	f := a.newFinding(in)
+	f.Outcome, f.Compatibility = OutcomeUnmapped, OutcomeUnmapped
 	briefs := make([]Brief, len(a.plans))
 	for k, p := range a.plans {
 		v := mapping.DecideBrief(in.Cert, nil, p.state)
@@ -238,6 +256,8 @@ func (a *Auditor) unmapped(in *CertificateInput) *Finding {
 	}
 	if len(f.DCs) > 0 {
 		f.Worst, f.WorstDC = f.DCs[0].Today, f.DCs[0].DC
+	} else {
+		f.DCs = nil // written as null, as before findings were reused
 	}
 	f.Advice = append(f.Advice, "no account in the directory matches the certificate's SID, UPN, DNS name, altSecurityIdentities or userCertificate: the KDC answers "+f.Worst.KerberosError+"; check that the export covers the account's domain")
 	if in.Requester != "" {
@@ -249,7 +269,9 @@ func (a *Auditor) unmapped(in *CertificateInput) *Finding {
 func (a *Auditor) pair(in *CertificateInput, cands []mapping.Candidate, n int, v via) *Finding {
 	c := in.Cert
 	acct := &a.idx.accounts[n]
-	f := &Finding{Certificate: summarizeCertificate(in), Account: summarizeAccount(acct, a.idx.sids[n]), FoundBy: v.names()}
+	f := a.newFinding(in)
+	summarizeAccount(&a.account, acct, a.idx.sids[n])
+	f.Account, f.FoundBy = &a.account, v.names()
 	if len(a.results) < len(a.plans) {
 		a.results = make([]planResult, len(a.plans))
 	}
@@ -259,7 +281,6 @@ func (a *Auditor) pair(in *CertificateInput, cands []mapping.Candidate, n int, v
 		r := &results[k]
 		r.today, r.compat, r.changes = a.scen.evaluate(p, c, &acct.Account)
 	}
-	f.DCs = make([]DCResult, 0, len(a.opts.DCs))
 	worst, compat := -1, -1
 	for i, dc := range a.opts.DCs {
 		r := &results[a.planOf[i]]

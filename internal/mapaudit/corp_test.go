@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,13 +51,13 @@ func auditCorp(t *testing.T) (map[string]*Finding, []*Finding, *Summary, []Probl
 	byAccount := map[string]*Finding{}
 	var all []*Finding
 	probs = append(probs, a.Run(ins, func(f *Finding) {
-		g := *f
-		all = append(all, &g)
+		g := f.Clone()
+		all = append(all, g)
 		key := "-" + f.Certificate.Subject
 		if f.Account != nil {
 			key = f.Account.SAMAccountName
 		}
-		byAccount[key] = &g
+		byAccount[key] = g
 	})...)
 	return byAccount, all, a.Summary(), probs, dir
 }
@@ -173,6 +174,42 @@ func TestCorpFixGolden(t *testing.T) {
 			if string(v) != plan[i].Add[k].Value {
 				t.Errorf("record %d value %d: %q, want %q", i, k, v, plan[i].Add[k].Value)
 			}
+		}
+	}
+}
+
+// TestReusedFindingLeaksNothing audits the corp certificates in two orders:
+// each pair's finding must be the same bytes, whatever pair the reused
+// Finding held before.
+func TestReusedFindingLeaksNothing(t *testing.T) {
+	dir, err := ReadLDIFFile(filepath.Join(corpDir, "corp.ldf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ins, _ := ReadCertificateFiles([]string{filepath.Join(corpDir, "certs")}, CertFileOptions{PFXPassword: "tegata-demo"})
+	dcs, _ := ResolveDCs(dir.DomainControllers, nil, nil, corpAsOf)
+	audit := func(order []CertificateInput) map[string]string {
+		out := map[string]string{}
+		a := NewAuditor(dir, Options{AsOf: corpAsOf, DCs: dcs})
+		a.Run(order, func(f *Finding) {
+			key := f.Certificate.Origin + "|"
+			if f.Account != nil {
+				key += f.Account.DN
+			}
+			out[key] = string(f.AppendJSON(nil))
+		})
+		return out
+	}
+	forward := audit(slices.Clone(ins))
+	reversed := slices.Clone(ins)
+	slices.Reverse(reversed)
+	backward := audit(reversed)
+	if len(forward) < 8 || len(forward) != len(backward) {
+		t.Fatalf("%d findings forward, %d backward", len(forward), len(backward))
+	}
+	for k, v := range forward {
+		if backward[k] != v {
+			t.Errorf("%s differs with the order of the audit:\nforward  %s\nbackward %s", k, v, backward[k])
 		}
 	}
 }

@@ -2,6 +2,7 @@ package mapaudit
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"time"
 
@@ -184,15 +185,13 @@ type AccountSummary struct {
 	Origin            string     `json:"origin"`
 }
 
-func summarizeAccount(a *DirectoryAccount, sid string) *AccountSummary {
-	s := &AccountSummary{DN: a.DN, SID: sid, SAMAccountName: a.SAMAccountName,
+func summarizeAccount(s *AccountSummary, a *DirectoryAccount, sid string) {
+	*s = AccountSummary{DN: a.DN, SID: sid, SAMAccountName: a.SAMAccountName,
 		UserPrincipalName: a.UserPrincipalName, DNSHostName: a.DNSHostName, Class: a.Class.String(),
 		Disabled: a.Disabled, Origin: a.Origin}
 	if !a.WhenCreated.IsZero() {
-		t := a.WhenCreated
-		s.WhenCreated = &t
+		s.WhenCreated = &a.WhenCreated
 	}
-	return s
 }
 
 // StoredValue is one of the account's altSecurityIdentities values,
@@ -223,6 +222,21 @@ type Finding struct {
 	Warnings      []string      `json:"warnings,omitempty"`
 	Fixes         []Fix         `json:"fixes,omitempty"`
 	Advice        []string      `json:"advice,omitempty"`
+}
+
+// Clone returns a copy of f that shares nothing the auditor reuses.
+func (f *Finding) Clone() *Finding {
+	g := *f
+	if f.Account != nil {
+		acct := *f.Account
+		g.Account = &acct
+	}
+	g.DCs = slices.Clone(f.DCs)
+	g.Values = slices.Clone(f.Values)
+	g.Warnings = slices.Clone(f.Warnings)
+	g.Fixes = slices.Clone(f.Fixes)
+	g.Advice = slices.Clone(f.Advice)
+	return &g
 }
 
 // MarshalJSON writes the class in words.

@@ -50,12 +50,32 @@ func readBounded(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err == nil && fi.Size() > MaxFileSize {
-		return nil, fmt.Errorf("%w: %s is %d bytes, over the %d-byte limit: split it", ErrTooLarge, path, fi.Size(), MaxFileSize)
+	var size int64
+	if fi, err := f.Stat(); err == nil {
+		if fi.Size() > MaxFileSize {
+			return nil, fmt.Errorf("%w: %s is %d bytes, over the %d-byte limit: split it", ErrTooLarge, path, fi.Size(), MaxFileSize)
+		}
+		size = fi.Size()
 	}
-	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, err
+	// One buffer of the file's size (plus one byte to see EOF), instead of
+	// io.ReadAll's doublings; a file that grows while read still stops at
+	// the limit.
+	b := make([]byte, 0, size+1)
+	for {
+		if len(b) == cap(b) {
+			if len(b) > MaxFileSize {
+				return nil, fmt.Errorf("%w: %s is over the %d-byte limit: split it", ErrTooLarge, path, MaxFileSize)
+			}
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := f.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	if len(b) > MaxFileSize {
 		return nil, fmt.Errorf("%w: %s is over the %d-byte limit: split it", ErrTooLarge, path, MaxFileSize)

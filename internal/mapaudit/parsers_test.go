@@ -297,3 +297,21 @@ func FuzzDecodePEMBlock(f *testing.F) {
 		}
 	})
 }
+
+func TestReadBoundedContents(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []int{0, 1, 4095, 4096, 100_003} {
+		want := bytes.Repeat([]byte{'x', 0, 0xFF}, n/3+1)[:n]
+		path := filepath.Join(dir, "f")
+		if err := os.WriteFile(path, want, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := readBounded(path)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%d bytes: got %d bytes, %v", n, len(got), err)
+		}
+	}
+	if _, err := readBounded(filepath.Join(dir, "missing")); err == nil {
+		t.Error("a missing file read without error")
+	}
+}
