@@ -2,7 +2,6 @@ package mapping
 
 import (
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -75,6 +74,25 @@ type Account struct {
 	KeyCredentialLink bool
 }
 
+// parseCalendarDigits reads YYYYMMDDHHMMSS in UTC, refusing what
+// time.Parse refuses (month 13, 31 April, hour 24, second 60).
+func parseCalendarDigits(s string) (time.Time, bool) {
+	var f [7]int
+	for i := range f {
+		n, ok := digits2([]byte{s[2*i], s[2*i+1]})
+		if !ok {
+			return time.Time{}, false
+		}
+		f[i] = n
+	}
+	year, month, day, hour, minute, sec := f[0]*100+f[1], f[2], f[3], f[4], f[5], f[6]
+	if month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC)
+	return t, t.Day() == day
+}
+
 // ParseGeneralizedTime parses an LDAP GeneralizedTime such as whenCreated
 // ("20240115093012.0Z"): YYYYMMDDHHMMSS, an optional fraction of any length
 // after "." or ",", then "Z" or a ±hhmm offset. The result is in UTC.
@@ -86,8 +104,8 @@ func ParseGeneralizedTime(s string) (time.Time, error) {
 		return bad()
 	}
 	base, rest := s[:14], s[14:]
-	t, err := time.Parse("20060102150405", base)
-	if err != nil {
+	t, ok := parseCalendarDigits(base)
+	if !ok {
 		return bad()
 	}
 	if rest[0] == '.' || rest[0] == ',' {
@@ -102,7 +120,13 @@ func ParseGeneralizedTime(s string) (time.Time, error) {
 		if len(frac) > 9 {
 			frac = frac[:9]
 		}
-		ns, _ := parseDecimal(frac+strings.Repeat("0", 9-len(frac)), 32)
+		var ns int64
+		for k := range 9 {
+			ns *= 10
+			if k < len(frac) {
+				ns += int64(frac[k] - '0')
+			}
+		}
 		t = t.Add(time.Duration(ns))
 		rest = rest[i:]
 	}

@@ -132,3 +132,21 @@ func FuzzZuluTime(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCalendarDigits checks the GeneralizedTime date reader against
+// time.Parse.
+func FuzzCalendarDigits(f *testing.F) {
+	for _, s := range []string{"20240115093012", "20240230000000", "20241301000000", "20240101240000", "20240101000060", "00000101000000", "2024011509301x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) != 14 {
+			return
+		}
+		got, ok := parseCalendarDigits(s)
+		want, err := time.Parse("20060102150405", s)
+		if ok != (err == nil) || ok && !got.Equal(want) {
+			t.Fatalf("%q: direct %v %v, time.Parse %v %v", s, got, ok, want, err)
+		}
+	})
+}

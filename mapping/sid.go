@@ -73,20 +73,20 @@ func (s SID) String() string {
 	if !s.Valid() {
 		return "<invalid SID>"
 	}
-	var b strings.Builder
-	b.WriteString("S-")
-	b.WriteString(strconv.FormatUint(uint64(s.Revision), 10))
-	b.WriteByte('-')
+	var buf [8 + 20 + MaxSubAuthorities*11]byte
+	b := append(buf[:0], "S-"...)
+	b = strconv.AppendUint(b, uint64(s.Revision), 10)
+	b = append(b, '-')
 	if s.Authority < 1<<32 {
-		b.WriteString(strconv.FormatUint(s.Authority, 10))
+		b = strconv.AppendUint(b, s.Authority, 10)
 	} else {
-		fmt.Fprintf(&b, "0x%012X", s.Authority)
+		b = fmt.Appendf(b, "0x%012X", s.Authority)
 	}
 	for _, v := range s.SubAuthorities {
-		b.WriteByte('-')
-		b.WriteString(strconv.FormatUint(uint64(v), 10))
+		b = append(b, '-')
+		b = strconv.AppendUint(b, uint64(v), 10)
 	}
-	return b.String()
+	return string(b)
 }
 
 // Valid reports whether s has revision 1, a 48-bit authority and at most

@@ -1,6 +1,7 @@
 package mapaudit
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"slices"
 	"sort"
@@ -76,9 +77,9 @@ var candidatePrefixes = [...]struct {
 
 // prefixBit returns the bit of the candidate prefix that the folded value
 // starts with, or 0.
-func prefixBit(folded string) uint8 {
+func prefixBit(folded []byte) uint8 {
 	for i, p := range candidatePrefixes {
-		if strings.HasPrefix(folded, p.prefix) {
+		if bytes.HasPrefix(folded, []byte(p.prefix)) {
 			return 1 << i
 		}
 	}
@@ -114,27 +115,36 @@ func newIndex(accts []DirectoryAccount) *index {
 		sid:      make(map[string][]int32, len(accts)),
 		cert:     map[[20]byte][]int32{},
 	}
+	var scratch []byte
 	add := func(m map[string][]int32, k string, i int32) {
 		if k == "" {
 			return
 		}
-		k = string(foldKey(nil, k))
+		// A key that folding leaves unchanged is used as it stands.
+		scratch = foldKey(scratch[:0], k)
+		if string(scratch) != k {
+			k = string(scratch)
+		}
 		if l := m[k]; len(l) == 0 || l[len(l)-1] != i {
 			m[k] = append(l, i)
 		}
 	}
+	x.sids = make([]string, len(accts))
 	for n := range accts {
 		i := int32(n)
 		a := &accts[n]
 		for _, v := range a.AltSecurityIdentities {
 			add(x.altSecID, v, i)
-			x.prefixes |= prefixBit(string(foldKey(nil, v)))
+			x.prefixes |= prefixBit(foldKey(scratch[:0], v))
 		}
 		add(x.upn, a.UserPrincipalName, i)
 		add(x.sam, a.SAMAccountName, i)
 		add(x.dns, a.DNSHostName, i)
-		x.sids = append(x.sids, a.ObjectSID.String())
-		add(x.sid, x.sids[n], i)
+		// SIDs are keyed by their canonical text, which has one case.
+		x.sids[n] = a.ObjectSID.String()
+		if l := x.sid[x.sids[n]]; len(l) == 0 || l[len(l)-1] != i {
+			x.sid[x.sids[n]] = append(l, i)
+		}
 		for _, der := range a.Certificates {
 			t := sha1.Sum(der)
 			if l := x.cert[t]; len(l) == 0 || l[len(l)-1] != i {
@@ -218,13 +228,13 @@ func (x *index) find(c *mapping.Certificate, cands []mapping.Candidate, buf []ma
 		}
 		// The canonical text usually is the index key as it stands.
 		if src.Canonical {
-			if l, ok := x.sid[string(foldKey(key[:0], src.Text))]; ok {
+			if l, ok := x.sid[src.Text]; ok {
 				add(l, viaSID, nil)
 				continue
 			}
 		}
 		if s, err := mapping.ParseSID(src.Text); err == nil {
-			add(x.sid[string(foldKey(key[:0], s.String()))], viaSID, nil)
+			add(x.sid[s.String()], viaSID, nil)
 		}
 	}
 	isUser := func(a *DirectoryAccount) bool { return a.Class == mapping.ClassUser }

@@ -35,6 +35,8 @@ type LDIFRecord struct {
 type LDIFAttr struct {
 	// Name is the attribute type as written, without options.
 	Name string
+	// lower is Name in lower case, set by the parser.
+	lower string
 	// Options are the ";"-separated options, such as "binary" or
 	// "range=0-1499".
 	Options []string
@@ -122,6 +124,35 @@ type ldifParser struct {
 	problems []Problem
 	rec      LDIFRecord
 	counts   map[string]int
+	// names interns attribute descriptions: a file repeats a few names on
+	// every record.
+	names map[string]attrName
+}
+
+// attrName is an attribute description as written and in lower case.
+type attrName struct{ desc, lower string }
+
+// maxInternedNames bounds the parser's memory of attribute names.
+const maxInternedNames = 4096
+
+// intern returns the description b as a string and in lower case,
+// allocating only for a name not seen before.
+func (p *ldifParser) intern(b []byte) attrName {
+	if n, ok := p.names[string(b)]; ok {
+		return n
+	}
+	n := attrName{desc: string(b)}
+	n.lower = strings.ToLower(n.desc)
+	if n.lower == n.desc {
+		n.lower = n.desc
+	}
+	if p.names == nil {
+		p.names = map[string]attrName{}
+	}
+	if len(p.names) < maxInternedNames {
+		p.names[n.desc] = n
+	}
+	return n
 }
 
 func (p *ldifParser) problem(line int, err error) {
@@ -143,7 +174,7 @@ func (p *ldifParser) run(fn func(*LDIFRecord)) error {
 		}
 		if first {
 			first = false
-			if name, val, ok := cutAttr(line); ok && strings.EqualFold(name, "version") {
+			if name, val, ok := cutAttr(line); ok && strings.EqualFold(string(name), "version") {
 				if v := strings.TrimSpace(string(val[1:])); v != "1" {
 					p.problem(n, fmt.Errorf("%w: LDIF version %q: only version 1 exists", ErrLDIFSyntax, v))
 				}
@@ -163,7 +194,7 @@ func (p *ldifParser) record(first []byte, firstLine int, fn func(*LDIFRecord)) e
 	if p.counts == nil {
 		p.counts = map[string]int{}
 	}
-	name, opts, val, err := p.value(first, firstLine)
+	name, _, opts, val, err := p.value(first, firstLine)
 	skip := false
 	switch {
 	case err != nil:
@@ -191,12 +222,11 @@ func (p *ldifParser) record(first []byte, firstLine int, fn func(*LDIFRecord)) e
 			mod = nil
 			continue
 		}
-		name, opts, val, err := p.value(line, n)
+		name, lname, opts, val, err := p.value(line, n)
 		if err != nil {
 			p.problem(n, fmt.Errorf("entry %q: %w", p.rec.DN, err))
 			continue
 		}
-		lname := strings.ToLower(name)
 		switch {
 		case lname == "control" && p.rec.ChangeType == "" && len(p.rec.Attrs) == 0:
 			continue
@@ -243,7 +273,7 @@ func (p *ldifParser) record(first []byte, firstLine int, fn func(*LDIFRecord)) e
 				continue
 			}
 			p.counts[lname] = c + 1
-			p.rec.Attrs = append(p.rec.Attrs, LDIFAttr{Name: name, Options: opts, Value: val, Line: n})
+			p.rec.Attrs = append(p.rec.Attrs, LDIFAttr{Name: name, lower: lname, Options: opts, Value: val, Line: n})
 		}
 	}
 	if !skip {
@@ -252,20 +282,23 @@ func (p *ldifParser) record(first []byte, firstLine int, fn func(*LDIFRecord)) e
 	return nil
 }
 
-// value parses "type[;options]:value", "type::base64" or "type:<url".
-func (p *ldifParser) value(line []byte, n int) (name string, opts []string, val []byte, err error) {
-	desc, rest, ok := cutAttr(line)
+// value parses "type[;options]:value", "type::base64" or "type:<url",
+// returning the type as written and in lower case.
+func (p *ldifParser) value(line []byte, n int) (name, lower string, opts []string, val []byte, err error) {
+	rawDesc, rest, ok := cutAttr(line)
 	if !ok {
-		return "", nil, nil, fmt.Errorf("%w: line %q has no colon: an attribute line is name: value", ErrLDIFSyntax, truncate(string(line), 60))
+		return "", "", nil, nil, fmt.Errorf("%w: line %q has no colon: an attribute line is name: value", ErrLDIFSyntax, truncate(string(line), 60))
 	}
-	name = desc
-	if i := strings.IndexByte(desc, ';'); i >= 0 {
-		name = desc[:i]
-		opts = strings.Split(desc[i+1:], ";")
+	rawName := rawDesc
+	if i := bytes.IndexByte(rawDesc, ';'); i >= 0 {
+		rawName = rawDesc[:i]
+		opts = strings.Split(string(rawDesc[i+1:]), ";")
 	}
-	if name == "" || !validAttrName(name) {
-		return "", nil, nil, fmt.Errorf("%w: %q is not an attribute name", ErrLDIFSyntax, truncate(desc, 60))
+	if len(rawName) == 0 || !validAttrName(rawName) {
+		return "", "", nil, nil, fmt.Errorf("%w: %q is not an attribute name", ErrLDIFSyntax, truncate(string(rawDesc), 60))
 	}
+	in := p.intern(rawName)
+	name, lower = in.desc, in.lower
 	rest = rest[1:] // the colon
 	switch {
 	case len(rest) > 0 && rest[0] == ':':
@@ -273,28 +306,28 @@ func (p *ldifParser) value(line []byte, n int) (name string, opts []string, val 
 		val = make([]byte, base64.StdEncoding.DecodedLen(len(enc)))
 		k, err := base64.StdEncoding.Decode(val, enc)
 		if err != nil {
-			return "", nil, nil, fmt.Errorf("%w: %s:: value is not valid base64 (%v)", ErrLDIFSyntax, name, err)
+			return "", "", nil, nil, fmt.Errorf("%w: %s:: value is not valid base64 (%v)", ErrLDIFSyntax, name, err)
 		}
-		return name, opts, val[:k], nil
+		return name, lower, opts, val[:k], nil
 	case len(rest) > 0 && rest[0] == '<':
-		return "", nil, nil, fmt.Errorf("%w: %s:< %s: tegata does not follow URL references; export the value inline (ldifde and ldapsearch do by default)", ErrLDIFURL, name, truncate(strings.TrimSpace(string(rest[1:])), 60))
+		return "", "", nil, nil, fmt.Errorf("%w: %s:< %s: tegata does not follow URL references; export the value inline (ldifde and ldapsearch do by default)", ErrLDIFURL, name, truncate(strings.TrimSpace(string(rest[1:])), 60))
 	}
-	return name, opts, bytes.Clone(bytes.TrimLeft(rest, " ")), nil
+	return name, lower, opts, bytes.Clone(bytes.TrimLeft(rest, " ")), nil
 }
 
 // cutAttr splits a line at its first colon, returning the description and
 // the rest starting with the colon.
-func cutAttr(line []byte) (string, []byte, bool) {
+func cutAttr(line []byte) ([]byte, []byte, bool) {
 	i := bytes.IndexByte(line, ':')
 	if i < 0 {
-		return "", nil, false
+		return nil, nil, false
 	}
-	return string(line[:i]), line[i:], true
+	return line[:i], line[i:], true
 }
 
 // validAttrName accepts descriptors (letters, digits, hyphens) and numeric
 // OIDs, as RFC 2849's AttributeType.
-func validAttrName(s string) bool {
+func validAttrName(s []byte) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
@@ -313,26 +346,31 @@ func truncate(s string, n int) string {
 
 // lineReader yields logical LDIF lines: CR LF or LF ends, folded lines
 // joined, comment lines (and their continuations) dropped.
+//
+// Lines are read into two buffers in turn, reused from line to line: the
+// logical line being built is in one, the line read ahead (to see whether
+// it continues the first) in the other. A line returned by next is valid
+// until the following call.
 type lineReader struct {
-	br      *bufio.Reader
-	line    int   // physical line number of the last line read
-	read    int64 // bytes read
-	peeked  []byte
-	peekN   int
-	hasPeek bool
-	eof     bool
+	br       *bufio.Reader
+	line     int   // physical line number of the last line read
+	read     int64 // bytes read
+	bufs     [2][]byte
+	peeked   []byte
+	peekN    int
+	peekSlot int
+	hasPeek  bool
+	eof      bool
 }
 
-// physical returns the next physical line without its end of line.
-func (l *lineReader) physical() ([]byte, int, error) {
-	if l.hasPeek {
-		l.hasPeek = false
-		return l.peeked, l.peekN, nil
-	}
+// physical reads the next physical line into l.bufs[slot] and returns it
+// without its end of line.
+func (l *lineReader) physical(slot int) ([]byte, int, error) {
 	if l.eof {
 		return nil, 0, io.EOF
 	}
-	var buf []byte
+	buf := l.bufs[slot][:0]
+	defer func() { l.bufs[slot] = buf[:0] }()
 	for {
 		chunk, err := l.br.ReadSlice('\n')
 		l.read += int64(len(chunk))
@@ -364,12 +402,19 @@ func (l *lineReader) physical() ([]byte, int, error) {
 // the physical line number where it starts.
 func (l *lineReader) next() ([]byte, int, error) {
 	for {
-		line, n, err := l.physical()
-		if err != nil {
-			return nil, 0, err
+		var line []byte
+		var n, slot int
+		if l.hasPeek {
+			line, n, slot = l.peeked, l.peekN, l.peekSlot
+			l.hasPeek = false
+		} else {
+			var err error
+			if line, n, err = l.physical(0); err != nil {
+				return nil, 0, err
+			}
 		}
 		for {
-			cont, cn, err := l.physical()
+			cont, cn, err := l.physical(1 - slot)
 			if err != nil {
 				if errors.Is(err, io.EOF) {
 					break
@@ -377,13 +422,14 @@ func (l *lineReader) next() ([]byte, int, error) {
 				return nil, 0, err
 			}
 			if len(cont) == 0 || cont[0] != ' ' {
-				l.peeked, l.peekN, l.hasPeek = cont, cn, true
+				l.peeked, l.peekN, l.peekSlot, l.hasPeek = cont, cn, 1-slot, true
 				break
 			}
 			if len(line)+len(cont) > MaxLineLength {
 				return nil, 0, fmt.Errorf("%w: the value starting on line %d is longer than %d bytes", ErrTooLarge, n, MaxLineLength)
 			}
 			line = append(line, cont[1:]...)
+			l.bufs[slot] = line[:0]
 		}
 		if len(line) > 0 && line[0] == '#' {
 			continue

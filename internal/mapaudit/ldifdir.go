@@ -65,7 +65,7 @@ func (d *Directory) addLDIFRecord(rec *LDIFRecord, origin string) {
 	if rec.ChangeType != "" && rec.ChangeType != "add" {
 		return
 	}
-	where := func(line int) string { return fmt.Sprintf("%s:%d", origin, line) }
+	where := func(line int) string { return origin + ":" + strconv.Itoa(line) }
 	if isNTAuthDN(rec.DN) {
 		if d.NTAuth == nil {
 			d.NTAuth = [][]byte{}
@@ -84,7 +84,11 @@ func (d *Directory) addLDIFRecord(rec *LDIFRecord, origin string) {
 		bad := func(err error) {
 			d.Problems = append(d.Problems, Problem{Origin: where(at.Line), Err: fmt.Errorf("entry %q: %s: %w", rec.DN, at.Name, err)})
 		}
-		switch strings.ToLower(at.Name) {
+		lower := at.lower
+		if lower == "" {
+			lower = strings.ToLower(at.Name)
+		}
+		switch lower {
 		case "objectsid":
 			sid, err := parseSIDValue(v)
 			if err != nil {
@@ -107,7 +111,7 @@ func (d *Directory) addLDIFRecord(rec *LDIFRecord, origin string) {
 		case "dnshostname":
 			a.DNSHostName = string(v)
 		case "whencreated":
-			t, err := mapping.ParseGeneralizedTime(strings.TrimSpace(string(v)))
+			t, err := mapping.ParseGeneralizedTime(string(bytes.TrimSpace(v)))
 			if err != nil {
 				bad(fmt.Errorf("%w (the account's creation time stays unknown)", err))
 				continue
@@ -153,20 +157,25 @@ func isNTAuthDN(dn string) bool {
 }
 
 func isAccountRecord(rec *LDIFRecord) bool {
-	classes := rec.Values("objectClass")
-	if len(classes) == 0 {
-		_, uac := rec.First("userAccountControl")
-		_, sam := rec.First("sAMAccountName")
-		return uac || sam
-	}
-	account := false
-	for _, c := range classes {
-		switch strings.ToLower(strings.TrimSpace(string(c))) {
-		case "group", "foreignsecurityprincipal":
-			return false
-		case "user", "computer":
-			account = true
+	account, classes, named := false, false, false
+	for i := range rec.Attrs {
+		at := &rec.Attrs[i]
+		switch {
+		case strings.EqualFold(at.Name, "objectClass"):
+			classes = true
+			c := bytes.TrimSpace(at.Value)
+			switch {
+			case bytes.EqualFold(c, []byte("group")), bytes.EqualFold(c, []byte("foreignSecurityPrincipal")):
+				return false
+			case bytes.EqualFold(c, []byte("user")), bytes.EqualFold(c, []byte("computer")):
+				account = true
+			}
+		case strings.EqualFold(at.Name, "userAccountControl"), strings.EqualFold(at.Name, "sAMAccountName"):
+			named = true
 		}
+	}
+	if !classes {
+		return named
 	}
 	return account
 }
