@@ -128,12 +128,18 @@ func decide(cert *Certificate, acct *Account, dc DCState, sanURL, brief bool) Ve
 		if p.Equal(latest) {
 			v.step("patch level not declared and no as-of date: assumed fully patched")
 		} else {
-			v.step("patch level not declared: assumed patched up to %s", p.Format(time.DateOnly))
+			if v.explaining() {
+				v.step("patch level not declared: assumed patched up to %s", p.Format(time.DateOnly))
+			}
 		}
 	} else {
-		v.step("patch level %s", p.Format(time.DateOnly))
+		if v.explaining() {
+			v.step("patch level %s", p.Format(time.DateOnly))
+		}
 	}
-	v.step("%s; effective mode %s", dc.OS, v.Mode)
+	if v.explaining() {
+		v.step("%s; effective mode %s", dc.OS, v.Mode)
+	}
 	weakID, predatesID, mismatchID := dc.EventIDs()
 
 	f := findMapping(cert, acct)
@@ -145,7 +151,9 @@ func decide(cert *Certificate, acct *Account, dc DCState, sanURL, brief bool) Ve
 		return v.deny(KDCErrClientNameMismatch, PathNoMapping,
 			"no explicit, key trust or implicit mapping links the certificate to the account")
 	}
-	v.step("mapping found: %s %s (%s)", f.m.Kind, f.m.Value, f.m.Strength)
+	if v.explaining() {
+		v.step("mapping found: %s %s (%s)", f.m.Kind, f.m.Value, f.m.Strength)
+	}
 
 	implicit := f.m.Kind == MappingImplicitUPN || f.m.Kind == MappingImplicitSAMAccountName || f.m.Kind == MappingImplicitDNS
 	if implicit {
@@ -187,7 +195,9 @@ func decide(cert *Certificate, acct *Account, dc DCState, sanURL, brief bool) Ve
 		if sidState == SIDValid {
 			if s, err := certSID.Resolve(acctDomain(acct)); err == nil && !s.Equal(acct.ObjectSID) {
 				v.label(LabelWrongSIDIgnored)
-				v.step("the certificate's SID %s differs from the account's %s; ignored", certSID.Text, acct.ObjectSID)
+				if v.explaining() {
+					v.step("the certificate's SID %s differs from the account's %s; ignored", certSID.Text, acct.ObjectSID)
+				}
 			}
 		}
 		if f.m.Kind == MappingKeyTrust {
@@ -244,7 +254,9 @@ func decide(cert *Certificate, acct *Account, dc DCState, sanURL, brief bool) Ve
 	}
 	nb := cert.NotBefore.UTC().Truncate(time.Second)
 	created := acct.WhenCreated.UTC().Truncate(time.Second)
-	v.step("NotBefore %s + compensation %s vs whenCreated %s", nb.Format(time.RFC3339), comp, created.Format(time.RFC3339))
+	if v.explaining() {
+		v.step("NotBefore %s + compensation %s vs whenCreated %s", nb.Format(time.RFC3339), comp, created.Format(time.RFC3339))
+	}
 	if !nb.Add(comp).Before(created) {
 		v.event(weakID, LevelWarning)
 		return v.allow(PathWeak, "weak mapping in Compatibility: allowed and logged")
@@ -267,7 +279,9 @@ func selectSID(cert *Certificate, sanURL bool, v *Verdict) (SIDSource, SIDState,
 		if st == SIDValid && !cert.SIDExtension.Canonical {
 			v.label(LabelSIDNotCanonical)
 		}
-		v.step("SID extension: %s %s", st, cert.SIDExtension.Text)
+		if v.explaining() {
+			v.step("SID extension: %s %s", st, cert.SIDExtension.Text)
+		}
 		return cert.SIDExtension, st, "SID extension"
 	}
 	switch st := cert.SANURL.State; {
@@ -283,7 +297,9 @@ func selectSID(cert *Certificate, sanURL bool, v *Verdict) (SIDSource, SIDState,
 		if st == SIDValid && !cert.SANURL.Canonical {
 			v.label(LabelSIDNotCanonical)
 		}
-		v.step("SAN URL SID: %s %s", st, cert.SANURL.Text)
+		if v.explaining() {
+			v.step("SAN URL SID: %s %s", st, cert.SANURL.Text)
+		}
 		return cert.SANURL, st, "SAN URL"
 	}
 	return SIDSource{}, SIDAbsent, ""
@@ -297,14 +313,18 @@ func acctDomain(a *Account) SID {
 func (v Verdict) allow(p Path, reason string) Verdict {
 	v.Allowed, v.Path, v.Reason = true, p, reason
 	v.finish()
-	v.step("allow: %s", reason)
+	if v.explaining() {
+		v.step("allow: %s", reason)
+	}
 	return v
 }
 
 func (v Verdict) deny(code KerberosError, p Path, reason string) Verdict {
 	v.Allowed, v.KerberosError, v.Path, v.Reason = false, code, p, reason
 	v.finish()
-	v.step("deny with %s: %s", code, reason)
+	if v.explaining() {
+		v.step("deny with %s: %s", code, reason)
+	}
 	return v
 }
 
@@ -317,6 +337,8 @@ func (v *Verdict) finish() {
 		}
 	}
 	if v.EventID != 0 {
-		v.step("event %d (%s)", v.EventID, v.Level)
+		if v.explaining() {
+			v.step("event %d (%s)", v.EventID, v.Level)
+		}
 	}
 }

@@ -185,6 +185,11 @@ func (v Verdict) severity() int {
 	return 0
 }
 
+// explaining reports whether steps are recorded. Callers guard steps that
+// take arguments with it, so that a brief verdict boxes and formats
+// nothing.
+func (v *Verdict) explaining() bool { return !v.brief }
+
 func (v *Verdict) step(format string, args ...any) {
 	if v.brief {
 		return

@@ -279,12 +279,16 @@ func (a *Auditor) pair(in *CertificateInput, cands []mapping.Candidate, n int, v
 	a.scen.next()
 	for k, p := range a.plans {
 		r := &results[k]
-		r.today, r.compat, r.changes = a.scen.evaluate(p, c, &acct.Account)
+		r.today, r.compat, r.changes = a.scen.evaluate(p, c, &acct.Account, r.changes)
 	}
 	worst, compat := -1, -1
 	for i, dc := range a.opts.DCs {
 		r := &results[a.planOf[i]]
-		f.DCs = append(f.DCs, DCResult{DC: dc.Name, Today: r.today, Compatibility: r.compat, Changes: r.changes})
+		var changes []Change
+		if len(r.changes) > 0 {
+			changes = r.changes // reused for the next pair, like the Finding
+		}
+		f.DCs = append(f.DCs, DCResult{DC: dc.Name, Today: r.today, Compatibility: r.compat, Changes: changes})
 		if worst < 0 || r.today.Outcome.severity() > f.DCs[worst].Today.Outcome.severity() {
 			worst = i
 		}

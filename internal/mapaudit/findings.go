@@ -232,6 +232,9 @@ func (f *Finding) Clone() *Finding {
 		g.Account = &acct
 	}
 	g.DCs = slices.Clone(f.DCs)
+	for i := range g.DCs {
+		g.DCs[i].Changes = slices.Clone(g.DCs[i].Changes)
+	}
 	g.Values = slices.Clone(f.Values)
 	g.Warnings = slices.Clone(f.Warnings)
 	g.Fixes = slices.Clone(f.Fixes)

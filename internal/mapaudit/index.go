@@ -54,46 +54,83 @@ type index struct {
 	dns      map[string][]int32
 	sid      map[string][]int32
 	cert     map[[20]byte][]int32
-	// prefixes records which candidate prefixes (see candidatePrefixes)
-	// some stored value starts with: a candidate whose prefix no value
-	// has cannot equal any value, so find skips it.
-	prefixes uint8
+	// families records the candidate families of the stored values: a
+	// candidate of a family no value has cannot equal any value, so find
+	// skips it.
+	families uint8
 }
 
-// candidatePrefixes are the fixed beginnings of every candidate the KDC
-// compares (mapping.Candidates), by type. A stored value equal to a
-// candidate, ignoring case, starts with the candidate's prefix.
-var candidatePrefixes = [...]struct {
-	prefix string
-	types  []mapping.MappingType
-}{
-	{"x509:<i>", []mapping.MappingType{mapping.X509IssuerSerialNumber, mapping.X509IssuerSubject, mapping.X509IssuerSID}},
-	{"x509:<ski>", []mapping.MappingType{mapping.X509SKI}},
-	{"x509:<sha1-pukey>", []mapping.MappingType{mapping.X509SHA1PublicKey}},
-	{"x509:<s>", []mapping.MappingType{mapping.X509SubjectOnly}},
-	{"x509n:<s>", []mapping.MappingType{mapping.X509NSubjectOnly}},
-	{"x509:<rfc822>", []mapping.MappingType{mapping.X509RFC822}},
-}
+// Candidate families: a stored value equal to a candidate, ignoring case,
+// has the candidate's family. The X509:<I> forms are told apart by what
+// follows the last "<": a serial is hex and a SID text holds no quote,
+// while a "<" inside a rendered subject is always within quotes, so an
+// Issuer+Subject value never looks like the other two.
+const (
+	familyIssuerSerial uint8 = 1 << iota
+	familyIssuerSID
+	familyIssuerSubject
+	familySKI
+	familySHA1
+	familySubject
+	familyX509N
+	familyRFC822
+)
 
-// prefixBit returns the bit of the candidate prefix that the folded value
-// starts with, or 0.
-func prefixBit(folded []byte) uint8 {
-	for i, p := range candidatePrefixes {
-		if bytes.HasPrefix(folded, []byte(p.prefix)) {
-			return 1 << i
+// family returns the candidate family of a folded value, or 0 for a value
+// no candidate can equal.
+func family(folded []byte) uint8 {
+	switch {
+	case bytes.HasPrefix(folded, []byte("x509:<i>")):
+		tail := folded[bytes.LastIndexByte(folded, '<')+1:]
+		switch {
+		case bytes.HasPrefix(tail, []byte("sr>")) && isHex(tail[3:]):
+			return familyIssuerSerial
+		case bytes.HasPrefix(tail, []byte("sid>")) && bytes.IndexByte(tail, '"') < 0:
+			return familyIssuerSID
 		}
+		return familyIssuerSubject
+	case bytes.HasPrefix(folded, []byte("x509:<ski>")):
+		return familySKI
+	case bytes.HasPrefix(folded, []byte("x509:<sha1-pukey>")):
+		return familySHA1
+	case bytes.HasPrefix(folded, []byte("x509:<s>")):
+		return familySubject
+	case bytes.HasPrefix(folded, []byte("x509n:<s>")):
+		return familyX509N
+	case bytes.HasPrefix(folded, []byte("x509:<rfc822>")):
+		return familyRFC822
 	}
 	return 0
 }
 
-// typeBit returns the bit of the candidate prefix of type t.
-func typeBit(t mapping.MappingType) uint8 {
-	for i, p := range candidatePrefixes {
-		for _, pt := range p.types {
-			if pt == t {
-				return 1 << i
-			}
+func isHex(b []byte) bool {
+	for _, c := range b {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
 		}
+	}
+	return true
+}
+
+// familyOf returns the family of the candidates of type t.
+func familyOf(t mapping.MappingType) uint8 {
+	switch t {
+	case mapping.X509IssuerSerialNumber:
+		return familyIssuerSerial
+	case mapping.X509IssuerSID:
+		return familyIssuerSID
+	case mapping.X509IssuerSubject:
+		return familyIssuerSubject
+	case mapping.X509SKI:
+		return familySKI
+	case mapping.X509SHA1PublicKey:
+		return familySHA1
+	case mapping.X509SubjectOnly:
+		return familySubject
+	case mapping.X509NSubjectOnly:
+		return familyX509N
+	case mapping.X509RFC822:
+		return familyRFC822
 	}
 	return 0xFF // an unknown type is never skipped
 }
@@ -135,7 +172,7 @@ func newIndex(accts []DirectoryAccount) *index {
 		a := &accts[n]
 		for _, v := range a.AltSecurityIdentities {
 			add(x.altSecID, v, i)
-			x.prefixes |= prefixBit(foldKey(scratch[:0], v))
+			x.families |= family(foldKey(scratch[:0], v))
 		}
 		add(x.upn, a.UserPrincipalName, i)
 		add(x.sam, a.SAMAccountName, i)
@@ -213,7 +250,7 @@ func (x *index) find(c *mapping.Certificate, cands []mapping.Candidate, buf []ma
 	var keyBuf [256]byte
 	key := keyBuf[:0]
 	for _, cd := range cands {
-		if x.prefixes&typeBit(cd.Type) == 0 {
+		if x.families&familyOf(cd.Type) == 0 {
 			continue
 		}
 		key = foldKey(key[:0], cd.Value)

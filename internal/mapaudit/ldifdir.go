@@ -49,8 +49,14 @@ func ReadLDIFDirectory(r io.Reader, origin string) (*Directory, error) {
 }
 
 // Merge appends o's accounts, DCs, NTAuth certificates and problems to d.
+// An empty d takes o's accounts without copying them: o must not be used
+// afterwards.
 func (d *Directory) Merge(o *Directory) {
-	d.Accounts = append(d.Accounts, o.Accounts...)
+	if d.Accounts == nil {
+		d.Accounts = o.Accounts
+	} else {
+		d.Accounts = append(d.Accounts, o.Accounts...)
+	}
 	d.DomainControllers = append(d.DomainControllers, o.DomainControllers...)
 	if o.NTAuth != nil {
 		if d.NTAuth == nil {

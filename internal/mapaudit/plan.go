@@ -29,6 +29,7 @@ type plan struct {
 
 type timePoint struct {
 	date time.Time
+	text string // date in time.DateOnly form
 	scen int
 }
 
@@ -109,7 +110,7 @@ func (s *scenarios) plan(st mapping.DCState) *plan {
 		for _, d := range phaseDates {
 			at := st
 			at.AsOf = d
-			p.timeline = append(p.timeline, timePoint{d, s.add(at)})
+			p.timeline = append(p.timeline, timePoint{d, d.Format(time.DateOnly), s.add(at)})
 		}
 	}
 	return p
@@ -166,21 +167,23 @@ func (s *scenarios) decide(cert *mapping.Certificate, acct *mapping.Account, can
 	return &s.briefs[k]
 }
 
-// evaluate decides the current pair under plan p.
-func (s *scenarios) evaluate(p *plan, cert *mapping.Certificate, acct *mapping.Account) (today, compat Brief, changes []Change) {
+// evaluate decides the current pair under plan p; the changes are appended
+// to changes[:0].
+func (s *scenarios) evaluate(p *plan, cert *mapping.Certificate, acct *mapping.Account, changes []Change) (today, compat Brief, _ []Change) {
+	changes = changes[:0]
 	mask := relevance(cert)
 	today = *s.decide(cert, acct, s.canon[mask], p.today)
 	if stable(cert, &today) {
 		compat = today
 		compat.Mode = s.states[p.compat].Mode().String()
-		return today, compat, nil
+		return today, compat, changes
 	}
 	compat = *s.decide(cert, acct, s.canon[mask], p.compat)
 	var prev *Brief
 	for _, tp := range p.timeline {
 		cur := s.decide(cert, acct, s.timeline[mask], tp.scen)
 		if prev != nil && (cur.Outcome != prev.Outcome || cur.Path != prev.Path || cur.EventID != prev.EventID) {
-			changes = append(changes, Change{Date: tp.date.Format(time.DateOnly), Outcome: cur.Outcome,
+			changes = append(changes, Change{Date: tp.text, Outcome: cur.Outcome,
 				Path: cur.Path, EventID: cur.EventID, Future: !p.state.AsOf.IsZero() && tp.date.After(p.state.AsOf)})
 		}
 		prev = cur
