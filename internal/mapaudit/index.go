@@ -50,10 +50,11 @@ type index struct {
 	sids     []string
 	altSecID map[string][]int32
 	upn      map[string][]int32
-	sam      map[string][]int32
-	dns      map[string][]int32
+	sam      map[string][]int32 // see samIndex
+	dns      map[string][]int32 // see dnsIndex
 	sid      map[string][]int32
 	cert     map[[20]byte][]int32
+	scratch  []byte
 	// families records the candidate families of the stored values: a
 	// candidate of a family no value has cannot equal any value, so find
 	// skips it.
@@ -147,36 +148,18 @@ func newIndex(accts []DirectoryAccount) *index {
 		accounts: accts,
 		altSecID: make(map[string][]int32, len(accts)),
 		upn:      make(map[string][]int32, len(accts)),
-		sam:      make(map[string][]int32, len(accts)),
-		dns:      map[string][]int32{},
 		sid:      make(map[string][]int32, len(accts)),
 		cert:     map[[20]byte][]int32{},
-	}
-	var scratch []byte
-	add := func(m map[string][]int32, k string, i int32) {
-		if k == "" {
-			return
-		}
-		// A key that folding leaves unchanged is used as it stands.
-		scratch = foldKey(scratch[:0], k)
-		if string(scratch) != k {
-			k = string(scratch)
-		}
-		if l := m[k]; len(l) == 0 || l[len(l)-1] != i {
-			m[k] = append(l, i)
-		}
 	}
 	x.sids = make([]string, len(accts))
 	for n := range accts {
 		i := int32(n)
 		a := &accts[n]
 		for _, v := range a.AltSecurityIdentities {
-			add(x.altSecID, v, i)
-			x.families |= family(foldKey(scratch[:0], v))
+			x.insert(x.altSecID, v, i)
+			x.families |= family(foldKey(x.scratch[:0], v))
 		}
-		add(x.upn, a.UserPrincipalName, i)
-		add(x.sam, a.SAMAccountName, i)
-		add(x.dns, a.DNSHostName, i)
+		x.insert(x.upn, a.UserPrincipalName, i)
 		// SIDs are keyed by their canonical text, which has one case.
 		x.sids[n] = a.ObjectSID.String()
 		if l := x.sid[x.sids[n]]; len(l) == 0 || l[len(l)-1] != i {
@@ -190,6 +173,44 @@ func newIndex(accts []DirectoryAccount) *index {
 		}
 	}
 	return x
+}
+
+// insert adds account i under the folded key k.
+func (x *index) insert(m map[string][]int32, k string, i int32) {
+	if k == "" {
+		return
+	}
+	// A key that folding leaves unchanged is used as it stands.
+	x.scratch = foldKey(x.scratch[:0], k)
+	if string(x.scratch) != k {
+		k = string(x.scratch)
+	}
+	if l := m[k]; len(l) == 0 || l[len(l)-1] != i {
+		m[k] = append(l, i)
+	}
+}
+
+// samIndex and dnsIndex are built on first use: the sAMAccountName index
+// serves only UPNs that match no account, the DNS index only certificates
+// with DNS names.
+func (x *index) samIndex() map[string][]int32 {
+	if x.sam == nil {
+		x.sam = make(map[string][]int32, len(x.accounts))
+		for n := range x.accounts {
+			x.insert(x.sam, x.accounts[n].SAMAccountName, int32(n))
+		}
+	}
+	return x.sam
+}
+
+func (x *index) dnsIndex() map[string][]int32 {
+	if x.dns == nil {
+		x.dns = map[string][]int32{}
+		for n := range x.accounts {
+			x.insert(x.dns, x.accounts[n].DNSHostName, int32(n))
+		}
+	}
+	return x.dns
 }
 
 // duplicates lists the altSecurityIdentities values held by two or more
@@ -286,11 +307,11 @@ func (x *index) find(c *mapping.Certificate, cands []mapping.Candidate, buf []ma
 		// The KDC falls back to the UPN prefix only when no account has
 		// the UPN.
 		if prefix, _, ok := strings.Cut(u, "@"); ok {
-			add(x.sam[string(foldKey(key[:0], prefix))], viaSAMAccountName, isUser)
+			add(x.samIndex()[string(foldKey(key[:0], prefix))], viaSAMAccountName, isUser)
 		}
 	}
 	for _, d := range c.DNSNames {
-		add(x.dns[string(foldKey(key[:0], d))], viaDNSName, isComputer)
+		add(x.dnsIndex()[string(foldKey(key[:0], d))], viaDNSName, isComputer)
 	}
 	add(x.cert[c.KeyHashes.Thumbprint], viaUserCertificate, nil)
 	return out

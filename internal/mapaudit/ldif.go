@@ -80,6 +80,16 @@ func ParseLDIF(data []byte, origin string) ([]LDIFRecord, []Problem, error) {
 	probs, err := ReadLDIF(bytes.NewReader(data), origin, func(r *LDIFRecord) {
 		rec := *r
 		rec.Attrs = slices.Clone(r.Attrs)
+		for i := range rec.Attrs {
+			rec.Attrs[i].Value = bytes.Clone(rec.Attrs[i].Value)
+		}
+		rec.Mods = slices.Clone(r.Mods)
+		for i := range rec.Mods {
+			rec.Mods[i].Values = slices.Clone(rec.Mods[i].Values)
+			for j := range rec.Mods[i].Values {
+				rec.Mods[i].Values[j] = bytes.Clone(rec.Mods[i].Values[j])
+			}
+		}
 		recs = append(recs, rec)
 	})
 	return recs, probs, err
@@ -95,7 +105,8 @@ func ParseLDIF(data []byte, origin string) ([]LDIFRecord, []Problem, error) {
 // A bad line or value is a Problem naming origin and the line, and the rest
 // of the record and of the file is still read; a record whose dn: line is
 // bad is skipped. The error is an I/O error or an input over MaxFileSize.
-// The record passed to fn is reused after fn returns.
+// The record passed to fn, and the values it holds, are reused after fn
+// returns: copy what you keep.
 func ReadLDIF(r io.Reader, origin string, fn func(*LDIFRecord)) ([]Problem, error) {
 	br := bufio.NewReaderSize(io.LimitReader(r, MaxFileSize+1), 64<<10)
 	if head, _ := br.Peek(2); len(head) == 2 && (head[0] == 0xFF && head[1] == 0xFE || head[0] == 0xFE && head[1] == 0xFF) {
@@ -127,6 +138,50 @@ type ldifParser struct {
 	// names interns attribute descriptions: a file repeats a few names on
 	// every record.
 	names map[string]attrName
+	// values holds the current record's values.
+	values byteArena
+}
+
+// byteArena hands out byte slices from chunks that are reused from record
+// to record; a slice stays valid until reset, since a full chunk is never
+// reallocated, only followed by another.
+type byteArena struct {
+	chunks [][]byte
+	cur    int
+}
+
+const (
+	arenaChunk     = 64 << 10
+	arenaKeptChunk = 16 // chunks kept across records; more are dropped
+)
+
+func (a *byteArena) reset() {
+	for i := 0; i <= a.cur && i < len(a.chunks); i++ {
+		a.chunks[i] = a.chunks[i][:0]
+	}
+	a.cur = 0
+	if len(a.chunks) > arenaKeptChunk {
+		a.chunks = a.chunks[:arenaKeptChunk]
+	}
+}
+
+// alloc returns n bytes valid until the next reset.
+func (a *byteArena) alloc(n int) []byte {
+	if n > arenaChunk/4 {
+		return make([]byte, n)
+	}
+	if len(a.chunks) == 0 {
+		a.chunks = append(a.chunks, make([]byte, 0, arenaChunk))
+	}
+	if c := a.chunks[a.cur]; cap(c)-len(c) < n {
+		a.cur++
+		if a.cur == len(a.chunks) {
+			a.chunks = append(a.chunks, make([]byte, 0, arenaChunk))
+		}
+	}
+	c := a.chunks[a.cur]
+	a.chunks[a.cur] = c[:len(c)+n]
+	return c[len(c) : len(c)+n : len(c)+n]
 }
 
 // attrName is an attribute description as written and in lower case.
@@ -190,6 +245,7 @@ func (p *ldifParser) run(fn func(*LDIFRecord)) error {
 // record reads one record whose first logical line is first.
 func (p *ldifParser) record(first []byte, firstLine int, fn func(*LDIFRecord)) error {
 	p.rec = LDIFRecord{Attrs: p.rec.Attrs[:0]}
+	p.values.reset()
 	clear(p.counts)
 	if p.counts == nil {
 		p.counts = map[string]int{}
@@ -303,7 +359,7 @@ func (p *ldifParser) value(line []byte, n int) (name, lower string, opts []strin
 	switch {
 	case len(rest) > 0 && rest[0] == ':':
 		enc := bytes.TrimSpace(rest[1:])
-		val = make([]byte, base64.StdEncoding.DecodedLen(len(enc)))
+		val = p.values.alloc(base64.StdEncoding.DecodedLen(len(enc)))
 		k, err := base64.StdEncoding.Decode(val, enc)
 		if err != nil {
 			return "", "", nil, nil, fmt.Errorf("%w: %s:: value is not valid base64 (%v)", ErrLDIFSyntax, name, err)
@@ -312,7 +368,10 @@ func (p *ldifParser) value(line []byte, n int) (name, lower string, opts []strin
 	case len(rest) > 0 && rest[0] == '<':
 		return "", "", nil, nil, fmt.Errorf("%w: %s:< %s: tegata does not follow URL references; export the value inline (ldifde and ldapsearch do by default)", ErrLDIFURL, name, truncate(strings.TrimSpace(string(rest[1:])), 60))
 	}
-	return name, lower, opts, bytes.Clone(bytes.TrimLeft(rest, " ")), nil
+	plain := bytes.TrimLeft(rest, " ")
+	val = p.values.alloc(len(plain))
+	copy(val, plain)
+	return name, lower, opts, val, nil
 }
 
 // cutAttr splits a line at its first colon, returning the description and

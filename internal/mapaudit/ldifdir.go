@@ -76,7 +76,9 @@ func (d *Directory) addLDIFRecord(rec *LDIFRecord, origin string) {
 		if d.NTAuth == nil {
 			d.NTAuth = [][]byte{}
 		}
-		d.NTAuth = append(d.NTAuth, rec.Values("cACertificate")...)
+		for _, v := range rec.Values("cACertificate") {
+			d.NTAuth = append(d.NTAuth, bytes.Clone(v))
+		}
 		return
 	}
 	if !isAccountRecord(rec) {
@@ -134,7 +136,7 @@ func (d *Directory) addLDIFRecord(rec *LDIFRecord, origin string) {
 		case "msds-keycredentiallink":
 			a.KeyCredentialLink = true
 		case "usercertificate":
-			a.Certificates = append(a.Certificates, v)
+			a.Certificates = append(a.Certificates, bytes.Clone(v))
 		}
 	}
 	if !sidOK {
