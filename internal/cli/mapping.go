@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tegata-project/tegata/internal/gctune"
 	"github.com/tegata-project/tegata/internal/mapaudit"
 	"github.com/tegata-project/tegata/internal/mapaudit/ldapdir"
 	"github.com/tegata-project/tegata/mapping"
@@ -81,6 +82,7 @@ never); 2 usage or configuration error. Unmapped certificates never fail the aud
 			if err != nil {
 				return err
 			}
+			defer gctune.Start(gctune.BatchHeadroom, 50*time.Millisecond)()
 			l, err := src.load(cmd, true)
 			if err != nil {
 				return err
@@ -291,6 +293,7 @@ each result is printed. The identity needs write access to altSecurityIdentities
 			if apply && src.ldap.url == "" {
 				return usageErr("--apply writes over LDAP: give --ldap (and --bind-dn, --password-file)")
 			}
+			defer gctune.Start(gctune.BatchHeadroom, 50*time.Millisecond)()
 			l, err := src.load(cmd, true)
 			if err != nil {
 				return err

@@ -69,3 +69,23 @@ func Run(ctx context.Context, headroom uint64, interval time.Duration) {
 		}
 	}
 }
+
+// BatchHeadroom is the headroom for a command that reads a large input once,
+// such as an audit of 100,000 certificates: collecting less often costs a
+// few hundred megabytes at most and saves about a sixth of its CPU.
+const BatchHeadroom = 256 << 20
+
+// Start runs Run in the background and returns a function that stops it and
+// waits until GOGC is back to Go's default.
+func Start(headroom uint64, interval time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Run(ctx, headroom, interval)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}

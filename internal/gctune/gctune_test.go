@@ -73,3 +73,12 @@ func TestRunLeavesOperatorsGOGC(t *testing.T) {
 		t.Errorf("GOGC set to %v although the operator set GOGC", got)
 	}
 }
+
+func TestStartStops(t *testing.T) {
+	sets := recordSets(t)
+	stop := Start(1<<40, time.Hour)
+	stop()
+	if got := sets(); len(got) != 2 || got[1] != 100 {
+		t.Errorf("GOGC set to %v, want the cap then Go's default once stopped", got)
+	}
+}
