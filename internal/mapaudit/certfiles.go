@@ -39,6 +39,7 @@ var certExtensions = map[string]bool{
 // parse is a Problem; the walk goes on.
 func WalkCertificateFiles(paths []string, opts CertFileOptions, fn func(CertificateInput)) []Problem {
 	var probs []Problem
+	var r fileReader
 	for _, root := range paths {
 		fi, err := os.Stat(root)
 		if err != nil {
@@ -46,7 +47,7 @@ func WalkCertificateFiles(paths []string, opts CertFileOptions, fn func(Certific
 			continue
 		}
 		if !fi.IsDir() {
-			probs = append(probs, readCertificateFile(root, opts, fn)...)
+			probs = append(probs, r.readCertificateFile(root, opts, fn)...)
 			continue
 		}
 		err = filepath.WalkDir(root, func(path string, de fs.DirEntry, err error) error {
@@ -55,7 +56,7 @@ func WalkCertificateFiles(paths []string, opts CertFileOptions, fn func(Certific
 				return nil
 			}
 			if de.Type().IsRegular() && certExtensions[strings.ToLower(filepath.Ext(path))] {
-				probs = append(probs, readCertificateFile(path, opts, fn)...)
+				probs = append(probs, r.readCertificateFile(path, opts, fn)...)
 			}
 			return nil
 		})
@@ -73,12 +74,27 @@ func ReadCertificateFiles(paths []string, opts CertFileOptions) ([]CertificateIn
 	return out, probs
 }
 
-func readCertificateFile(path string, opts CertFileOptions, fn func(CertificateInput)) []Problem {
-	data, err := readBounded(path)
+// fileReader reads certificate files into one buffer, reused from a PEM
+// file to the next: certificates decoded from PEM own their bytes, while
+// those of a DER file point into the buffer, which is then left to them.
+type fileReader struct{ buf []byte }
+
+func (r *fileReader) readCertificateFile(path string, opts CertFileOptions, fn func(CertificateInput)) []Problem {
+	data, err := readBoundedInto(path, r.buf)
 	if err != nil {
 		return []Problem{{Origin: path, Err: err}}
 	}
-	return DecodeCertificates(data, path, opts, fn)
+	probs := DecodeCertificates(data, path, opts, fn)
+	r.buf = nil
+	if isPEMInput(data) {
+		r.buf = data[:0]
+	}
+	return probs
+}
+
+// isPEMInput reports whether DecodeCertificates reads data as PEM.
+func isPEMInput(data []byte) bool {
+	return len(bytes.TrimSpace(data)) > 0 && bytes.Contains(data, []byte("-----BEGIN"))
 }
 
 // DecodeCertificates reads the certificates of one file's contents: PEM
@@ -91,7 +107,7 @@ func DecodeCertificates(data []byte, name string, opts CertFileOptions, fn func(
 	switch trimmed := bytes.TrimSpace(data); {
 	case len(trimmed) == 0:
 		d.fail(name, fmt.Errorf("%w: the file is empty", ErrNotCertificate))
-	case bytes.Contains(data, []byte("-----BEGIN")):
+	case isPEMInput(data):
 		d.pemBlocks(data)
 	case data[0] == 0x30:
 		d.der(data, name)

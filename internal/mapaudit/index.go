@@ -48,12 +48,12 @@ type index struct {
 	accounts []DirectoryAccount
 	// sids holds each account's SID string, rendered once.
 	sids     []string
-	altSecID map[string][]int32
-	upn      map[string][]int32
-	sam      map[string][]int32 // see samIndex
-	dns      map[string][]int32 // see dnsIndex
-	sid      map[string][]int32
-	cert     map[[20]byte][]int32
+	altSecID postings[string]
+	upn      postings[string]
+	sam      postings[string] // see samIndex
+	dns      postings[string] // see dnsIndex
+	sid      postings[string]
+	cert     postings[[20]byte]
 	scratch  []byte
 	// families records the candidate families of the stored values: a
 	// candidate of a family no value has cannot equal any value, so find
@@ -146,37 +146,32 @@ type Duplicate struct {
 func newIndex(accts []DirectoryAccount) *index {
 	x := &index{
 		accounts: accts,
-		altSecID: make(map[string][]int32, len(accts)),
-		upn:      make(map[string][]int32, len(accts)),
-		sid:      make(map[string][]int32, len(accts)),
-		cert:     map[[20]byte][]int32{},
+		altSecID: newPostings[string](len(accts) / 4),
+		upn:      newPostings[string](len(accts)),
+		sid:      newPostings[string](len(accts)),
+		cert:     newPostings[[20]byte](0),
 	}
 	x.sids = make([]string, len(accts))
 	for n := range accts {
 		i := int32(n)
 		a := &accts[n]
 		for _, v := range a.AltSecurityIdentities {
-			x.insert(x.altSecID, v, i)
+			x.insert(&x.altSecID, v, i)
 			x.families |= family(foldKey(x.scratch[:0], v))
 		}
-		x.insert(x.upn, a.UserPrincipalName, i)
+		x.insert(&x.upn, a.UserPrincipalName, i)
 		// SIDs are keyed by their canonical text, which has one case.
 		x.sids[n] = a.ObjectSID.String()
-		if l := x.sid[x.sids[n]]; len(l) == 0 || l[len(l)-1] != i {
-			x.sid[x.sids[n]] = append(l, i)
-		}
+		x.sid.add(x.sids[n], i)
 		for _, der := range a.Certificates {
-			t := sha1.Sum(der)
-			if l := x.cert[t]; len(l) == 0 || l[len(l)-1] != i {
-				x.cert[t] = append(l, i)
-			}
+			x.cert.add(sha1.Sum(der), i)
 		}
 	}
 	return x
 }
 
 // insert adds account i under the folded key k.
-func (x *index) insert(m map[string][]int32, k string, i int32) {
+func (x *index) insert(p *postings[string], k string, i int32) {
 	if k == "" {
 		return
 	}
@@ -185,32 +180,30 @@ func (x *index) insert(m map[string][]int32, k string, i int32) {
 	if string(x.scratch) != k {
 		k = string(x.scratch)
 	}
-	if l := m[k]; len(l) == 0 || l[len(l)-1] != i {
-		m[k] = append(l, i)
-	}
+	p.add(k, i)
 }
 
 // samIndex and dnsIndex are built on first use: the sAMAccountName index
 // serves only UPNs that match no account, the DNS index only certificates
 // with DNS names.
-func (x *index) samIndex() map[string][]int32 {
-	if x.sam == nil {
-		x.sam = make(map[string][]int32, len(x.accounts))
+func (x *index) samIndex() *postings[string] {
+	if x.sam.m == nil {
+		x.sam = newPostings[string](len(x.accounts))
 		for n := range x.accounts {
-			x.insert(x.sam, x.accounts[n].SAMAccountName, int32(n))
+			x.insert(&x.sam, x.accounts[n].SAMAccountName, int32(n))
 		}
 	}
-	return x.sam
+	return &x.sam
 }
 
-func (x *index) dnsIndex() map[string][]int32 {
-	if x.dns == nil {
-		x.dns = map[string][]int32{}
+func (x *index) dnsIndex() *postings[string] {
+	if x.dns.m == nil {
+		x.dns = newPostings[string](0)
 		for n := range x.accounts {
-			x.insert(x.dns, x.accounts[n].DNSHostName, int32(n))
+			x.insert(&x.dns, x.accounts[n].DNSHostName, int32(n))
 		}
 	}
-	return x.dns
+	return &x.dns
 }
 
 // duplicates lists the altSecurityIdentities values held by two or more
@@ -218,10 +211,7 @@ func (x *index) dnsIndex() map[string][]int32 {
 // names too.
 func (x *index) duplicates() []Duplicate {
 	var out []Duplicate
-	for v, l := range x.altSecID {
-		if len(l) < 2 {
-			continue
-		}
+	x.altSecID.shared(func(v string, l []int32) {
 		var d Duplicate
 		for _, i := range l {
 			a := &x.accounts[i]
@@ -233,7 +223,7 @@ func (x *index) duplicates() []Duplicate {
 			d.Accounts = append(d.Accounts, a.DN)
 		}
 		out = append(out, d)
-	}
+	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Value < out[j].Value })
 	return out
 }
@@ -268,6 +258,7 @@ func (x *index) find(c *mapping.Certificate, cands []mapping.Candidate, buf []ma
 			}
 		}
 	}
+	var one [1]int32
 	var keyBuf [256]byte
 	key := keyBuf[:0]
 	for _, cd := range cands {
@@ -276,7 +267,7 @@ func (x *index) find(c *mapping.Certificate, cands []mapping.Candidate, buf []ma
 		}
 		key = foldKey(key[:0], cd.Value)
 		// string(key) in a map index does not allocate.
-		if l, ok := x.altSecID[string(key)]; ok {
+		if l := x.altSecID.get(string(key), &one); l != nil {
 			add(l, viaAltSecID, nil)
 		}
 	}
@@ -286,13 +277,13 @@ func (x *index) find(c *mapping.Certificate, cands []mapping.Candidate, buf []ma
 		}
 		// The canonical text usually is the index key as it stands.
 		if src.Canonical {
-			if l, ok := x.sid[src.Text]; ok {
+			if l := x.sid.get(src.Text, &one); l != nil {
 				add(l, viaSID, nil)
 				continue
 			}
 		}
 		if s, err := mapping.ParseSID(src.Text); err == nil {
-			add(x.sid[s.String()], viaSID, nil)
+			add(x.sid.get(s.String(), &one), viaSID, nil)
 		}
 	}
 	isUser := func(a *DirectoryAccount) bool { return a.Class == mapping.ClassUser }
@@ -300,20 +291,20 @@ func (x *index) find(c *mapping.Certificate, cands []mapping.Candidate, buf []ma
 		return a.Class == mapping.ClassComputer || a.Class == mapping.ClassDomainController
 	}
 	for _, u := range c.UPNs {
-		if l := x.upn[string(foldKey(key[:0], u))]; len(l) > 0 {
+		if l := x.upn.get(string(foldKey(key[:0], u)), &one); len(l) > 0 {
 			add(l, viaUPN, isUser)
 			continue
 		}
 		// The KDC falls back to the UPN prefix only when no account has
 		// the UPN.
 		if prefix, _, ok := strings.Cut(u, "@"); ok {
-			add(x.samIndex()[string(foldKey(key[:0], prefix))], viaSAMAccountName, isUser)
+			add(x.samIndex().get(string(foldKey(key[:0], prefix)), &one), viaSAMAccountName, isUser)
 		}
 	}
 	for _, d := range c.DNSNames {
-		add(x.dnsIndex()[string(foldKey(key[:0], d))], viaDNSName, isComputer)
+		add(x.dnsIndex().get(string(foldKey(key[:0], d)), &one), viaDNSName, isComputer)
 	}
-	add(x.cert[c.KeyHashes.Thumbprint], viaUserCertificate, nil)
+	add(x.cert.get(c.KeyHashes.Thumbprint, &one), viaUserCertificate, nil)
 	return out
 }
 

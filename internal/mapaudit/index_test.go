@@ -1,6 +1,7 @@
 package mapaudit
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/tegata-project/tegata/mapping"
@@ -27,5 +28,34 @@ func TestCandidateFamilies(t *testing.T) {
 		if f := family(foldKey(nil, v)); f == familyIssuerSerial || f == familyIssuerSID || f == familySKI {
 			t.Errorf("%q: family %08b", v, f)
 		}
+	}
+}
+
+func TestPostings(t *testing.T) {
+	p := newPostings[string](0)
+	p.add("a", 1)
+	p.add("a", 1) // the same account again: no-op
+	p.add("b", 2)
+	p.add("b", 3)
+	p.add("b", 3)
+	p.add("b", 4)
+	var one [1]int32
+	if got := p.get("a", &one); !slices.Equal(got, []int32{1}) {
+		t.Errorf("a: %v", got)
+	}
+	if got := p.get("b", &one); !slices.Equal(got, []int32{2, 3, 4}) {
+		t.Errorf("b: %v", got)
+	}
+	if got := p.get("c", &one); got != nil {
+		t.Errorf("c: %v", got)
+	}
+	var shared []string
+	p.shared(func(k string, l []int32) { shared = append(shared, k) })
+	if !slices.Equal(shared, []string{"b"}) {
+		t.Errorf("shared keys %v", shared)
+	}
+	var empty postings[string]
+	if empty.get("a", &one) != nil {
+		t.Error("the zero postings found a key")
 	}
 }

@@ -44,7 +44,11 @@ var (
 )
 
 // readBounded reads a whole file, refusing files over MaxFileSize.
-func readBounded(path string) ([]byte, error) {
+func readBounded(path string) ([]byte, error) { return readBoundedInto(path, nil) }
+
+// readBoundedInto is readBounded reading into buf's storage when it is
+// large enough.
+func readBoundedInto(path string, buf []byte) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -60,7 +64,10 @@ func readBounded(path string) ([]byte, error) {
 	// One buffer of the file's size (plus one byte to see EOF), instead of
 	// io.ReadAll's doublings; a file that grows while read still stops at
 	// the limit.
-	b := make([]byte, 0, size+1)
+	b := buf[:0]
+	if int64(cap(b)) < size+1 {
+		b = make([]byte, 0, size+1)
+	}
 	for {
 		if len(b) == cap(b) {
 			if len(b) > MaxFileSize {
