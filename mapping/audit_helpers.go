@@ -1,9 +1,14 @@
 package mapping
 
-// RenderedCandidates returns the candidates of c (see Candidates) as
-// ParseCertificate rendered them, without rendering them again: an audit
-// of many certificates compares each one's candidates with a directory
-// index and classifies stored values against them. The slice is shared:
-// treat it as read-only. For a Certificate not built by ParseCertificate it
-// renders them.
-func (c *Certificate) RenderedCandidates() []Candidate { return c.candidates() }
+// RenderedCandidates returns the candidates of c (see Candidates), rendered
+// once and kept: an audit classifies an account's stored values against
+// them and Decide compares them again. The slice is shared: treat it as
+// read-only. It writes c the first time (for a certificate from a Parser
+// with DeferCandidates, or built by hand): call it before sharing c between
+// goroutines.
+func (c *Certificate) RenderedCandidates() []Candidate {
+	if c.cands == nil {
+		c.cands = Candidates(c)
+	}
+	return c.cands
+}

@@ -72,3 +72,33 @@ func candidatesReference(cert *Certificate) []Candidate {
 	}
 	return out
 }
+
+func TestEachCandidateMatchesCandidates(t *testing.T) {
+	var b CandidateBuffer
+	for _, spec := range []certSpec{{}, {serial: []byte{0, 0x8F}, exts: []pkix.Extension{
+		san(t, email("a@b"), email("c@d")), sidExt(t, contosoSID), skiExt(t, []byte{1, 0xAB})}}} {
+		c := parse(t, spec)
+		want := Candidates(c)
+		var got []Candidate
+		c.EachCandidate(&b, nil, func(ty MappingType, v []byte) { got = append(got, Candidate{Type: ty, Value: string(v)}) })
+		if len(got) != len(want) {
+			t.Fatalf("%d candidates, want %d", len(got), len(want))
+		}
+		for i := range want {
+			if got[i].Type != want[i].Type || got[i].Value != want[i].Value {
+				t.Errorf("candidate %d: %v %q, want %v %q", i, got[i].Type, got[i].Value, want[i].Type, want[i].Value)
+			}
+		}
+		var only []MappingType
+		c.EachCandidate(&b, func(ty MappingType) bool { return ty == X509SKI || ty == X509IssuerSID }, func(ty MappingType, _ []byte) { only = append(only, ty) })
+		var wantOnly []MappingType
+		for _, cd := range want {
+			if cd.Type == X509SKI || cd.Type == X509IssuerSID {
+				wantOnly = append(wantOnly, cd.Type)
+			}
+		}
+		if !reflect.DeepEqual(only, wantOnly) {
+			t.Errorf("filtered: %v, want %v", only, wantOnly)
+		}
+	}
+}

@@ -78,8 +78,9 @@ type Certificate struct {
 	// NTAuth says whether the issuing CA is in NTAuth. The caller sets it.
 	NTAuth NTAuthState
 
-	// cands caches Candidates(c), rendered once by ParseCertificate so that
-	// Decide is fast and safe for concurrent use.
+	// cands caches Candidates(c), rendered by ParseCertificate (or by
+	// RenderedCandidates) so that Decide is fast; Decide only reads it, so
+	// it is safe for concurrent use.
 	cands []Candidate
 }
 
@@ -107,6 +108,12 @@ func ParseCertificate(der []byte) (*Certificate, error) {
 // certificates from few CAs. Its zero value is ready to use. A Parser is not
 // safe for concurrent use.
 type Parser struct {
+	// DeferCandidates leaves the candidates unrendered: Decide renders
+	// them when an account has altSecurityIdentities to compare, and
+	// RenderedCandidates renders and keeps them. An audit whose accounts
+	// mostly have none skips the work.
+	DeferCandidates bool
+
 	issuers map[string]renderedName
 }
 
@@ -138,7 +145,9 @@ func (p *Parser) Parse(der []byte) (*Certificate, error) {
 		return nil, err
 	}
 	c.KeyHashes.Thumbprint = sha1.Sum(der)
-	c.cands = Candidates(c)
+	if !p.DeferCandidates {
+		c.cands = Candidates(c)
+	}
 	return c, nil
 }
 

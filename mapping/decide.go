@@ -19,7 +19,10 @@ type found struct {
 func findMapping(cert *Certificate, acct *Account) found {
 	var f found
 	best := -1
-	cands := cert.candidates()
+	var cands []Candidate
+	if len(acct.AltSecurityIdentities) > 0 {
+		cands = cert.candidates()
+	}
 	for _, v := range acct.AltSecurityIdentities {
 		for i, c := range cands {
 			if !strings.EqualFold(c.Value, v) {

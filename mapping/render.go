@@ -74,47 +74,99 @@ func Candidates(cert *Certificate) []Candidate {
 	// The values are written into one buffer, on the stack while they fit,
 	// and sliced from one string: an audit renders the candidates of every
 	// certificate.
+	var stack [1024]byte
+	var w candidateList
+	w.out = make([]Candidate, 0, 9+len(cert.RFC822Names))
+	buf := walkCandidates(stack[:0], cert, nil, &w)
+	return w.finish(string(buf))
+}
+
+// CandidateBuffer is the storage EachCandidate writes into. Its zero value
+// is ready to use; keep one for many certificates and nothing is allocated
+// once it has grown.
+type CandidateBuffer struct {
+	buf  []byte
+	list candidateList
+}
+
+// EachCandidate calls fn with the value of each candidate (see Candidates)
+// whose type want accepts (every type when want is nil), in the order of
+// Candidates. The values are written into b: value is valid only during
+// the call. An audit compares the candidates of every certificate with an
+// index and keeps none of them.
+func (c *Certificate) EachCandidate(b *CandidateBuffer, want func(MappingType) bool, fn func(t MappingType, value []byte)) {
+	b.list.out, b.list.more = b.list.out[:0], b.list.more[:0]
+	b.buf = walkCandidates(b.buf[:0], c, want, &b.list)
+	start := 0
+	for i := range b.list.out {
+		end := b.list.end(i)
+		fn(b.list.out[i].Type, b.buf[start:end])
+		start = end
+	}
+}
+
+// walkCandidates writes the candidates of cert that want accepts into buf,
+// one after the other, recording each in sink.
+func walkCandidates(buf []byte, cert *Certificate, want func(MappingType) bool, sink *candidateList) []byte {
 	nameLabels := labelsNone
 	if !cert.IssuerCertain || !cert.SubjectCertain {
 		nameLabels = labelsName
 	}
-	var stack [1024]byte
-	buf := stack[:0]
-	var w candidateList
-	w.out = make([]Candidate, 0, 9+len(cert.RFC822Names))
-	buf = appendStrings(buf, "X509:<I>", cert.Issuer, "<SR>")
-	buf = appendReversedSerial(buf, cert.RawSerial)
-	w.add(buf, X509IssuerSerialNumber, nameLabels)
-	if len(cert.RawSerial) > 1 && cert.RawSerial[0] == 0 {
+	wants := func(t MappingType) bool { return want == nil || want(t) }
+	if wants(X509IssuerSerialNumber) {
+		start := len(buf)
 		buf = appendStrings(buf, "X509:<I>", cert.Issuer, "<SR>")
-		buf = appendReversedSerial(buf, cert.RawSerial[1:])
-		w.add(buf, X509IssuerSerialNumber, pick(nameLabels, labelsSignByte, labelsSignByteName))
+		buf = appendReversedSerial(buf, cert.RawSerial)
+		buf = sink.add(buf, start, X509IssuerSerialNumber, nameLabels)
+		if len(cert.RawSerial) > 1 && cert.RawSerial[0] == 0 {
+			start := len(buf)
+			buf = appendStrings(buf, "X509:<I>", cert.Issuer, "<SR>")
+			buf = appendReversedSerial(buf, cert.RawSerial[1:])
+			buf = sink.add(buf, start, X509IssuerSerialNumber, pick(nameLabels, labelsSignByte, labelsSignByteName))
+		}
 	}
-	if len(cert.SubjectKeyID) > 0 {
+	if len(cert.SubjectKeyID) > 0 && wants(X509SKI) {
+		start := len(buf)
 		buf = appendUpperHex(append(buf, "X509:<SKI>"...), cert.SubjectKeyID)
-		w.add(buf, X509SKI, nil)
+		buf = sink.add(buf, start, X509SKI, nil)
 	}
-	for i, sum := range [...]*[20]byte{&cert.KeyHashes.Thumbprint, &cert.KeyHashes.SPKI, &cert.KeyHashes.SubjectPublicKey} {
-		buf = appendUpperHex(append(buf, "X509:<SHA1-PUKEY>"...), sum[:])
-		w.add(buf, X509SHA1PublicKey, labelsPublicKey[i])
+	if wants(X509SHA1PublicKey) {
+		for i, sum := range [...]*[20]byte{&cert.KeyHashes.Thumbprint, &cert.KeyHashes.SPKI, &cert.KeyHashes.SubjectPublicKey} {
+			start := len(buf)
+			buf = appendUpperHex(append(buf, "X509:<SHA1-PUKEY>"...), sum[:])
+			buf = sink.add(buf, start, X509SHA1PublicKey, labelsPublicKey[i])
+		}
 	}
-	buf = appendStrings(buf, "X509:<I>", cert.Issuer, "<S>")
-	buf = append(buf, cert.Subject...)
-	w.add(buf, X509IssuerSubject, nameLabels)
-	buf = appendStrings(buf, "X509:<S>", cert.Subject, "")
-	w.add(buf, X509SubjectOnly, nameLabels)
-	buf = appendStrings(buf, "X509N:<S>", cert.Subject, "")
-	w.add(buf, X509NSubjectOnly, pick(nameLabels, labelsX509N, labelsX509NName))
-	for _, e := range cert.RFC822Names {
-		buf = appendStrings(buf, "X509:<RFC822>", e, "")
-		w.add(buf, X509RFC822, nil)
+	if wants(X509IssuerSubject) {
+		start := len(buf)
+		buf = appendStrings(buf, "X509:<I>", cert.Issuer, "<S>")
+		buf = append(buf, cert.Subject...)
+		buf = sink.add(buf, start, X509IssuerSubject, nameLabels)
 	}
-	if cert.SIDExtension.State == SIDValid {
+	if wants(X509SubjectOnly) {
+		start := len(buf)
+		buf = appendStrings(buf, "X509:<S>", cert.Subject, "")
+		buf = sink.add(buf, start, X509SubjectOnly, nameLabels)
+	}
+	if wants(X509NSubjectOnly) {
+		start := len(buf)
+		buf = appendStrings(buf, "X509N:<S>", cert.Subject, "")
+		buf = sink.add(buf, start, X509NSubjectOnly, pick(nameLabels, labelsX509N, labelsX509NName))
+	}
+	if wants(X509RFC822) {
+		for _, e := range cert.RFC822Names {
+			start := len(buf)
+			buf = appendStrings(buf, "X509:<RFC822>", e, "")
+			buf = sink.add(buf, start, X509RFC822, nil)
+		}
+	}
+	if cert.SIDExtension.State == SIDValid && wants(X509IssuerSID) {
+		start := len(buf)
 		buf = appendStrings(buf, "X509:<I>", cert.Issuer, "<SID>")
 		buf = append(buf, cert.SIDExtension.Text...)
-		w.add(buf, X509IssuerSID, pick(nameLabels, labelsIssuerSID, labelsIssuerSIDName))
+		buf = sink.add(buf, start, X509IssuerSID, pick(nameLabels, labelsIssuerSID, labelsIssuerSIDName))
 	}
-	return w.finish(string(buf))
+	return buf
 }
 
 // candidateList records where each candidate's value ends in the buffer.
@@ -128,24 +180,28 @@ func appendStrings(buf []byte, a, b, c string) []byte {
 	return append(append(append(buf, a...), b...), c...)
 }
 
-func (w *candidateList) add(buf []byte, t MappingType, labels []Label) {
+func (w *candidateList) add(buf []byte, _ int, t MappingType, labels []Label) []byte {
 	if n := len(w.out); n < len(w.ends) {
 		w.ends[n] = len(buf)
 	} else {
 		w.more = append(w.more, len(buf))
 	}
 	w.out = append(w.out, Candidate{Type: t, Labels: labels})
+	return buf
+}
+
+// end returns where the i-th candidate's value ends.
+func (w *candidateList) end(i int) int {
+	if i < len(w.ends) {
+		return w.ends[i]
+	}
+	return w.more[i-len(w.ends)]
 }
 
 func (w *candidateList) finish(all string) []Candidate {
 	start := 0
 	for i := range w.out {
-		var end int
-		if i < len(w.ends) {
-			end = w.ends[i]
-		} else {
-			end = w.more[i-len(w.ends)]
-		}
+		end := w.end(i)
 		w.out[i].Value = all[start:end]
 		start = end
 	}

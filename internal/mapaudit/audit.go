@@ -213,8 +213,7 @@ func (a *Auditor) audit(in *CertificateInput, emit func(*Finding)) {
 	}
 	a.sum.Certificates++
 	a.resolveIssuer(c)
-	cands := c.RenderedCandidates()
-	a.buf = a.idx.find(c, cands, a.buf)
+	a.buf = a.idx.find(c, a.buf)
 	if len(a.buf) == 0 {
 		f := a.unmapped(in)
 		a.sum.add(f, a.opts.DCs)
@@ -222,7 +221,7 @@ func (a *Auditor) audit(in *CertificateInput, emit func(*Finding)) {
 		return
 	}
 	for _, m := range a.buf {
-		f := a.pair(in, cands, int(m.acct), m.via)
+		f := a.pair(in, int(m.acct), m.via)
 		a.sum.add(f, a.opts.DCs)
 		emit(f)
 	}
@@ -266,9 +265,12 @@ func (a *Auditor) unmapped(in *CertificateInput) *Finding {
 	return f
 }
 
-func (a *Auditor) pair(in *CertificateInput, cands []mapping.Candidate, n int, v via) *Finding {
+func (a *Auditor) pair(in *CertificateInput, n int, v via) *Finding {
 	c := in.Cert
 	acct := &a.idx.accounts[n]
+	if len(acct.AltSecurityIdentities) > 0 {
+		c.RenderedCandidates() // once, for Decide and the stored values
+	}
 	f := a.newFinding(in)
 	summarizeAccount(&a.account, acct, a.idx.sids[n])
 	f.Account, f.FoundBy = &a.account, v.names()
@@ -301,7 +303,7 @@ func (a *Auditor) pair(in *CertificateInput, cands []mapping.Candidate, n int, v
 		f.Compatibility = f.DCs[compat].Compatibility.Outcome
 	}
 	for _, val := range acct.AltSecurityIdentities {
-		m := mapping.ClassifyValue(c, cands, val)
+		m := mapping.ClassifyValue(c, c.RenderedCandidates(), val)
 		sv := StoredValue{Value: val, Class: m.Class.String()}
 		if m.Type != mapping.TypeUnknown {
 			sv.Type = m.Type.String()

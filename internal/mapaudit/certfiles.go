@@ -104,6 +104,7 @@ func isPEMInput(data []byte) bool {
 // blocks and name#n for the n-th certificate of a binary bundle.
 func DecodeCertificates(data []byte, name string, opts CertFileOptions, fn func(CertificateInput)) []Problem {
 	d := &certDecoder{name: name, opts: opts, fn: fn}
+	d.parser.DeferCandidates = true
 	switch trimmed := bytes.TrimSpace(data); {
 	case len(trimmed) == 0:
 		d.fail(name, fmt.Errorf("%w: the file is empty", ErrNotCertificate))

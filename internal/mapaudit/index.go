@@ -55,6 +55,7 @@ type index struct {
 	sid      postings[string]
 	cert     postings[[20]byte]
 	scratch  []byte
+	cands    mapping.CandidateBuffer
 	// families records the candidate families of the stored values: a
 	// candidate of a family no value has cannot equal any value, so find
 	// skips it.
@@ -112,6 +113,9 @@ func isHex(b []byte) bool {
 	}
 	return true
 }
+
+// hasFamily reports whether some stored value is of t's family.
+func (x *index) hasFamily(t mapping.MappingType) bool { return x.families&familyOf(t) != 0 }
 
 // familyOf returns the family of the candidates of type t.
 func familyOf(t mapping.MappingType) uint8 {
@@ -239,7 +243,7 @@ type match struct {
 // SID (extension, or SAN URL), a SAN UPN equal to a user's UPN or whose
 // prefix is its sAMAccountName, a SAN DNS name equal to a computer's
 // dNSHostName, and the accounts that publish the certificate.
-func (x *index) find(c *mapping.Certificate, cands []mapping.Candidate, buf []match) []match {
+func (x *index) find(c *mapping.Certificate, buf []match) []match {
 	out := buf[:0]
 	add := func(l []int32, v via, ok func(*DirectoryAccount) bool) {
 		for _, i := range l {
@@ -261,15 +265,14 @@ func (x *index) find(c *mapping.Certificate, cands []mapping.Candidate, buf []ma
 	var one [1]int32
 	var keyBuf [256]byte
 	key := keyBuf[:0]
-	for _, cd := range cands {
-		if x.families&familyOf(cd.Type) == 0 {
-			continue
-		}
-		key = foldKey(key[:0], cd.Value)
-		// string(key) in a map index does not allocate.
-		if l := x.altSecID.get(string(key), &one); l != nil {
-			add(l, viaAltSecID, nil)
-		}
+	if x.families != 0 {
+		c.EachCandidate(&x.cands, x.hasFamily, func(_ mapping.MappingType, value []byte) {
+			key = foldKeyBytes(key[:0], value)
+			// string(key) in a map index does not allocate.
+			if l := x.altSecID.get(string(key), &one); l != nil {
+				add(l, viaAltSecID, nil)
+			}
+		})
 	}
 	for _, src := range []mapping.SIDSource{c.SIDExtension, c.SANURL} {
 		if src.State != mapping.SIDValid {
@@ -306,6 +309,22 @@ func (x *index) find(c *mapping.Certificate, cands []mapping.Candidate, buf []ma
 	}
 	add(x.cert.get(c.KeyHashes.Thumbprint, &one), viaUserCertificate, nil)
 	return out
+}
+
+// foldKeyBytes is foldKey for bytes.
+func foldKeyBytes(dst, b []byte) []byte {
+	for _, c := range b {
+		if c >= 0x80 {
+			return foldKey(dst, string(b))
+		}
+	}
+	for _, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
 }
 
 // foldKey appends the case-folded key of s to dst: ASCII lower case
