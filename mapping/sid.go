@@ -73,8 +73,16 @@ func (s SID) String() string {
 	if !s.Valid() {
 		return "<invalid SID>"
 	}
-	var buf [8 + 20 + MaxSubAuthorities*11]byte
-	b := append(buf[:0], "S-"...)
+	var buf [sidTextMax]byte
+	return string(s.appendText(buf[:0]))
+}
+
+// sidTextMax bounds the length of a SID's text.
+const sidTextMax = 8 + 20 + MaxSubAuthorities*11
+
+// appendText appends the text of a valid SID.
+func (s SID) appendText(b []byte) []byte {
+	b = append(b, "S-"...)
 	b = strconv.AppendUint(b, uint64(s.Revision), 10)
 	b = append(b, '-')
 	if s.Authority < 1<<32 {
@@ -86,7 +94,7 @@ func (s SID) String() string {
 		b = append(b, '-')
 		b = strconv.AppendUint(b, uint64(v), 10)
 	}
-	return string(b)
+	return b
 }
 
 // Valid reports whether s has revision 1, a 48-bit authority and at most
@@ -136,10 +144,32 @@ func ParseSID(s string) (SID, error) {
 	if len(s) < 2 || (s[0] != 'S' && s[0] != 's') || s[1] != '-' {
 		return SID{}, fmt.Errorf("%w: %q does not start with S-", ErrMalformedSID, s)
 	}
-	parts := strings.Split(s[2:], "-")
-	if len(parts) < 2 {
+	// Split on "-" into a fixed array: revision, authority and at most one
+	// field more than the sub-authorities allowed (to say there are too many).
+	var fields [2 + MaxSubAuthorities + 1]string
+	n := 0
+	for rest := s[2:]; ; {
+		i := strings.IndexByte(rest, '-')
+		if n == len(fields) {
+			n++ // too many: counted, not kept
+			if i < 0 {
+				break
+			}
+			rest = rest[i+1:]
+			continue
+		}
+		if i < 0 {
+			fields[n] = rest
+			n++
+			break
+		}
+		fields[n], rest = rest[:i], rest[i+1:]
+		n++
+	}
+	if n < 2 {
 		return SID{}, fmt.Errorf("%w: %q has no authority", ErrMalformedSID, s)
 	}
+	parts := fields[:min(n, len(fields))]
 	if parts[0] != "1" {
 		return SID{}, fmt.Errorf("%w: %q has revision %q, want 1", ErrMalformedSID, s, parts[0])
 	}
@@ -154,8 +184,8 @@ func ParseSID(s string) (SID, error) {
 		return SID{}, fmt.Errorf("%w: %q has an invalid authority %q", ErrMalformedSID, s, parts[1])
 	}
 	subs := parts[2:]
-	if len(subs) > MaxSubAuthorities {
-		return SID{}, fmt.Errorf("%w: %q has %d sub-authorities, at most %d allowed", ErrMalformedSID, s, len(subs), MaxSubAuthorities)
+	if n-2 > MaxSubAuthorities {
+		return SID{}, fmt.Errorf("%w: %q has %d sub-authorities, at most %d allowed", ErrMalformedSID, s, n-2, MaxSubAuthorities)
 	}
 	sid := SID{Revision: 1, Authority: auth, SubAuthorities: make([]uint32, len(subs))}
 	for i, p := range subs {
@@ -221,5 +251,6 @@ func ParseSIDText(text string, domain SID) (sid SID, canonical bool, err error) 
 	if err != nil {
 		return SID{}, false, err
 	}
-	return sid, sid.String() == text, nil
+	var buf [sidTextMax]byte
+	return sid, string(sid.appendText(buf[:0])) == text, nil
 }

@@ -1,6 +1,7 @@
 package mapping
 
 import (
+	"bytes"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
@@ -78,10 +79,16 @@ func (s SIDSource) Resolve(domain SID) (SID, error) {
 // textConverts reports whether ConvertStringSidToSid would accept text in
 // some domain; domain-relative aliases are accepted here and resolved later.
 func textConverts(text string) (canonical bool, err error) {
-	placeholder := SID{Revision: 1, Authority: 5, SubAuthorities: []uint32{21, 1, 2, 3}}
-	_, canonical, err = ParseSIDText(text, placeholder)
+	_, canonical, err = ParseSIDText(text, placeholderDomain)
 	return canonical, err
 }
+
+// oidDERSIDOtherName is the DER contents of 1.3.6.1.4.1.311.25.2.1.
+var oidDERSIDOtherName = encodeOID("1.3.6.1.4.1.311.25.2.1")
+
+// placeholderDomain resolves domain-relative aliases when only whether a
+// text converts matters.
+var placeholderDomain = SID{Revision: 1, Authority: 5, SubAuthorities: []uint32{21, 1, 2, 3}}
 
 // parseSIDExtensionValue reads the extnValue of the SID extension as the KDC
 // does (reference 2.1): GeneralNames; every otherName with type-id
@@ -107,7 +114,7 @@ func parseSIDExtensionValue(v []byte) SIDSource {
 		if !ok {
 			return SIDSource{State: SIDMalformed, Err: fmt.Errorf("%w: otherName without type-id", ErrMalformedSIDExtension)}
 		}
-		if oidString(oid) != "1.3.6.1.4.1.311.25.2.1" {
+		if !bytes.Equal(oid, oidDERSIDOtherName) {
 			continue
 		}
 		explicit, ok := on.read(tagCtx0Cons)

@@ -45,6 +45,7 @@ type Auditor struct {
 	buf     []match
 	results []planResult // pair's scratch, one per plan
 	done    int
+	key []byte // scratch for folded keys
 	// finding and account are reused for every finding emitted.
 	finding Finding
 	account AccountSummary
@@ -315,7 +316,8 @@ func (a *Auditor) pair(in *CertificateInput, n int, v via) *Finding {
 		case mapping.MatchUnparseable:
 			f.Warnings = append(f.Warnings, fmt.Sprintf("stored value %q has none of the known forms", truncate(val, 120)))
 		}
-		if a.dups[string(foldKey(nil, val))] {
+		a.key = foldKey(a.key[:0], val)
+		if a.dups[string(a.key)] {
 			f.Warnings = append(f.Warnings, fmt.Sprintf("value %q is held by more than one account: name resolution by this value is ambiguous", truncate(val, 120)))
 		}
 	}
