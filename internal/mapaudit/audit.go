@@ -45,7 +45,7 @@ type Auditor struct {
 	buf     []match
 	results []planResult // pair's scratch, one per plan
 	done    int
-	key []byte // scratch for folded keys
+	key     []byte // scratch for folded keys
 	// finding and account are reused for every finding emitted.
 	finding Finding
 	account AccountSummary
