@@ -246,7 +246,9 @@ func (p *ldifParser) run(fn func(*LDIFRecord)) error {
 func (p *ldifParser) record(first []byte, firstLine int, fn func(*LDIFRecord)) error {
 	p.rec = LDIFRecord{Attrs: p.rec.Attrs[:0]}
 	p.values.reset()
-	clear(p.counts)
+	if len(p.counts) > 0 {
+		clear(p.counts)
+	}
 	if p.counts == nil {
 		p.counts = map[string]int{}
 	}
@@ -320,6 +322,17 @@ func (p *ldifParser) record(first []byte, firstLine int, fn func(*LDIFRecord)) e
 			}
 			mod.Values = append(mod.Values, val)
 		default:
+			// No attribute can reach the limit before the record holds that
+			// many values: count only beyond it.
+			if len(p.rec.Attrs) < MaxValuesPerAttribute {
+				p.rec.Attrs = append(p.rec.Attrs, LDIFAttr{Name: name, lower: lname, Options: opts, Value: val, Line: n})
+				continue
+			}
+			if len(p.counts) == 0 {
+				for i := range p.rec.Attrs {
+					p.counts[p.rec.Attrs[i].lower]++
+				}
+			}
 			c := p.counts[lname]
 			if c >= MaxValuesPerAttribute {
 				if c == MaxValuesPerAttribute {

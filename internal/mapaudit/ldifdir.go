@@ -168,8 +168,12 @@ func isAccountRecord(rec *LDIFRecord) bool {
 	account, classes, named := false, false, false
 	for i := range rec.Attrs {
 		at := &rec.Attrs[i]
-		switch {
-		case strings.EqualFold(at.Name, "objectClass"):
+		lower := at.lower
+		if lower == "" {
+			lower = strings.ToLower(at.Name)
+		}
+		switch lower {
+		case "objectclass":
 			classes = true
 			c := bytes.TrimSpace(at.Value)
 			switch {
@@ -178,7 +182,7 @@ func isAccountRecord(rec *LDIFRecord) bool {
 			case bytes.EqualFold(c, []byte("user")), bytes.EqualFold(c, []byte("computer")):
 				account = true
 			}
-		case strings.EqualFold(at.Name, "userAccountControl"), strings.EqualFold(at.Name, "sAMAccountName"):
+		case "useraccountcontrol", "samaccountname":
 			named = true
 		}
 	}

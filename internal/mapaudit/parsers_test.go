@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -313,5 +314,27 @@ func TestReadBoundedContents(t *testing.T) {
 	}
 	if _, err := readBounded(filepath.Join(dir, "missing")); err == nil {
 		t.Error("a missing file read without error")
+	}
+}
+
+func TestLDIFValuesPerAttributeBound(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("dn: CN=g,DC=x\ncn: g\n")
+	for i := range MaxValuesPerAttribute + 2 {
+		fmt.Fprintf(&b, "member: CN=u%d\n", i)
+	}
+	b.WriteString("description: kept\n")
+	recs, probs, err := ParseLDIF([]byte(b.String()), "big.ldf")
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("%d records, %v", len(recs), err)
+	}
+	if n := len(recs[0].Values("member")); n != MaxValuesPerAttribute {
+		t.Errorf("%d member values kept, want the first %d", n, MaxValuesPerAttribute)
+	}
+	if v, ok := recs[0].First("description"); !ok || string(v) != "kept" {
+		t.Errorf("an attribute after the bounded one was lost")
+	}
+	if len(probs) != 1 || !errors.Is(probs[0].Err, ErrTooLarge) {
+		t.Errorf("problems %v, want one ErrTooLarge", probs)
 	}
 }
