@@ -26,8 +26,10 @@ type auditReport struct {
 	cw     *csv.Writer
 	n      int
 	err    error
-	// buf is the JSON of the current finding, reused.
-	buf []byte
+	// buf is the JSON of the current finding, and row and the lists the CSV
+	// row, reused.
+	buf                         []byte
+	row, labels, fixes, changes []string
 }
 
 func newAuditReport(w io.Writer, format string, all bool) (*auditReport, error) {
@@ -100,7 +102,7 @@ func (r *auditReport) finding(f *mapaudit.Finding) {
 		r.buf = f.AppendJSON(append(r.buf, "\n    "...))
 		r.bw.Write(r.buf)
 	case "csv":
-		r.cw.Write(csvRow(f))
+		r.cw.Write(r.csvRow(f))
 	default:
 		if f.Outcome == mapaudit.OutcomeAllowed && f.Compatibility == mapaudit.OutcomeAllowed && len(f.Warnings) == 0 && !r.all {
 			return
@@ -128,13 +130,15 @@ func dash(s string) string {
 	return s
 }
 
-func csvRow(f *mapaudit.Finding) []string {
+// csvRow returns the row of f; the row and its lists are reused for the
+// next finding (csv.Writer.Write keeps nothing).
+func (r *auditReport) csvRow(f *mapaudit.Finding) []string {
 	c := f.Certificate
 	var dn, sid, sam, upn, class, disabled string
 	if a := f.Account; a != nil {
 		dn, sid, sam, upn, class, disabled = a.DN, a.SID, a.SAMAccountName, a.UserPrincipalName, a.Class, strconv.FormatBool(a.Disabled)
 	}
-	var labels, fixes, changes []string
+	labels, fixes, changes := r.labels[:0], r.fixes[:0], r.changes[:0]
 	for _, l := range f.Worst.Labels {
 		labels = append(labels, string(l))
 	}
@@ -143,18 +147,20 @@ func csvRow(f *mapaudit.Finding) []string {
 	}
 	for _, d := range f.DCs {
 		for _, ch := range d.Changes {
-			changes = append(changes, fmt.Sprintf("%s %s: %s (%s)", d.DC, ch.Date, ch.Outcome, ch.Path))
+			changes = append(changes, d.DC+" "+ch.Date+": "+string(ch.Outcome)+" ("+string(ch.Path)+")")
 		}
 	}
+	r.labels, r.fixes, r.changes = labels, fixes, changes
 	event := ""
 	if f.Worst.EventID != 0 {
 		event = strconv.Itoa(f.Worst.EventID)
 	}
-	return []string{c.Origin, c.Subject, c.Issuer, c.Serial, c.Thumbprint, c.NotAfter.Format(time.RFC3339), c.Requester,
+	r.row = append(r.row[:0], c.Origin, c.Subject, c.Issuer, c.Serial, c.Thumbprint, c.NotAfter.Format(time.RFC3339), c.Requester,
 		dn, sid, sam, upn, class, disabled, strings.Join(f.FoundBy, "+"), string(f.Outcome), string(f.Compatibility),
 		f.WorstDC, string(f.Worst.Path), f.Worst.KerberosError, event, f.Worst.Mapping, f.Worst.MappingType, f.Worst.Strength,
 		strings.Join(labels, "; "), strings.Join(f.Warnings, "; "), strings.Join(fixes, "; "), strings.Join(f.Advice, "; "),
-		strings.Join(changes, "; ")}
+		strings.Join(changes, "; "))
+	return r.row
 }
 
 func (r *auditReport) end(l *loaded, s *mapaudit.Summary, stderr io.Writer) error {
