@@ -57,11 +57,16 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseCertificate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./mapping/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseAltSecID$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./mapping/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSID$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./mapping/
+	$(GO) test -run '^$$' -fuzz '^FuzzRenderNameDirect$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./mapping/
+	$(GO) test -run '^$$' -fuzz '^FuzzZuluTime$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./mapping/
+	$(GO) test -run '^$$' -fuzz '^FuzzCalendarDigits$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./mapping/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseLDIF$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/mapaudit/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseCertutilCSV$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/mapaudit/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseReg$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/mapaudit/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseDCDeclarations$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/mapaudit/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCertificates$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/mapaudit/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodePEMBlock$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/mapaudit/
+	$(GO) test -run '^$$' -fuzz '^FuzzFindingJSON$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/mapaudit/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSettings$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/agent/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRetryAfter$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/renew/notify/
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/renew/notify/
