@@ -67,6 +67,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeCertificates$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/mapaudit/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodePEMBlock$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/mapaudit/
 	$(GO) test -run '^$$' -fuzz '^FuzzFindingJSON$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/mapaudit/
+	$(GO) test -run '^$$' -fuzz '^FuzzServerNTLMTokens$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/mapaudit/ldapdir/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseSettings$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/agent/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRetryAfter$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/renew/notify/
 	$(GO) test -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/renew/notify/

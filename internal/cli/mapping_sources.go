@@ -41,7 +41,7 @@ func (s *mappingSources) addDirectoryFlags(cmd *cobra.Command) {
 	f.StringVar(&s.ldap.url, "ldap", "", "read the directory over LDAP: ldaps://dc1.corp.example:636, or ldap:// with --start-tls")
 	f.StringVar(&s.ldap.bindDN, "bind-dn", "", "LDAP bind identity: a DN or a UPN (with --ntlm-domain, a user name)")
 	f.StringVar(&s.ldap.passwordFile, "password-file", "", "file holding the bind password (one line)")
-	f.StringVar(&s.ldap.ntlmDomain, "ntlm-domain", "", "bind with NTLM in this domain instead of a simple bind")
+	f.StringVar(&s.ldap.ntlmDomain, "ntlm-domain", "", "bind with NTLM (SASL GSS-SPNEGO, TLS channel binding) as DOMAIN\\user instead of a simple bind; --bind-dn is then the user name")
 	f.StringVar(&s.ldap.caFile, "ldap-ca-file", "", "PEM roots that verify the directory's certificate (default: system roots)")
 	f.BoolVar(&s.ldap.startTLS, "start-tls", false, "upgrade an ldap:// connection with StartTLS before binding")
 	f.StringVar(&s.ldap.baseDN, "base-dn", "", "search base (default: the RootDSE's defaultNamingContext)")

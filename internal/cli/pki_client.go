@@ -81,7 +81,7 @@ revocation: give DCs a CRL they can fetch (--crl-url).`,
 	fl.StringVar(&f.account, "account", "", "with --ldap: the sAMAccountName, userPrincipalName, DNS host name or SID to look up")
 	fl.StringVar(&f.bindDN, "bind-dn", "", "with --ldap: bind as this DN or user@domain (the user name with --ntlm-domain)")
 	fl.StringVar(&f.passwordFile, "password-file", "", "with --ldap: file holding the bind password")
-	fl.StringVar(&f.ntlmDomain, "ntlm-domain", "", "with --ldap: make an NTLM bind in this domain instead of a simple bind")
+	fl.StringVar(&f.ntlmDomain, "ntlm-domain", "", "with --ldap: bind with NTLM (SASL GSS-SPNEGO, TLS channel binding) as DOMAIN\\user instead of a simple bind")
 	fl.StringVar(&f.ldapCAFile, "ldap-ca-file", "", "with --ldap: PEM CA certificates that verify the DC (default: system roots)")
 	fl.BoolVar(&f.startTLS, "start-tls", false, "with --ldap: upgrade an ldap:// connection with StartTLS")
 	fl.StringVar(&f.baseDN, "base-dn", "", "with --ldap: search base (default: the domain's naming context)")

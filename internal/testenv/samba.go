@@ -201,7 +201,8 @@ func (s *Samba) logPath() string  { return filepath.Join(s.Dir, "samba.log") }
 
 // configure rewrites [global] of the generated smb.conf: TLS with our
 // certificate (Samba's own has no SAN, which Go rejects), only the LDAP
-// service, and logs and the PID file inside s.Dir.
+// service, SASL binds allowed inside TLS, and logs and the PID file inside
+// s.Dir.
 func (s *Samba) configure() error {
 	b, err := os.ReadFile(s.confPath())
 	if err != nil {
@@ -214,6 +215,10 @@ func (s *Samba) configure() error {
 		"tls certfile = " + filepath.Join(tlsDir, "cert.pem"),
 		"tls cafile = " + s.CAFile,
 		"server services = ldap",
+		// Samba before 4.20 refuses a SASL bind inside TLS without SASL
+		// signing unless told so; AD and later Samba accept it (with TLS
+		// channel binding). Sites running such a Samba set this.
+		"ldap server require strong auth = allow_sasl_over_tls",
 		"log file = " + s.logPath(),
 		"pid directory = " + filepath.Join(s.Dir, "run"),
 	}

@@ -25,7 +25,10 @@ type Config struct {
 	// only with StartTLS.
 	URL string
 	// BindDN (a DN or a UPN) and Password make a simple bind; with NTLMDomain
-	// set, an NTLM bind of BindDN as the user name.
+	// set, an NTLM bind of NTLMDomain\BindDN: SASL GSS-SPNEGO carrying
+	// NTLMv2 with the TLS channel binding, which AD and Samba accept
+	// (Samba before 4.20 only with ldap server require strong auth =
+	// allow_sasl_over_tls).
 	BindDN, Password, NTLMDomain string
 	// CAFile holds the PEM roots that verify the directory's certificate; the
 	// system roots when empty. ServerName overrides the name verified.

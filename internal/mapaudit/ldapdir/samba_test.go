@@ -250,21 +250,34 @@ func TestPlainLDAPRefusedStartTLSWorks(t *testing.T) {
 	}
 }
 
-// TestNTLMBindOnSamba: go-ldap's NTLM bind is Microsoft's "Sicily" bind,
-// which Samba does not implement (it drops the connection), so against
-// Samba the test can only check that the failure says so. A wrong simple
-// bind password is a BindError too.
+// TestNTLMBindOnSamba binds with NTLM through SASL GSS-SPNEGO, over LDAPS
+// and after StartTLS, and reads an account; a wrong password is a
+// BindError naming the NTLM bind, as is a wrong simple bind.
 func TestNTLMBindOnSamba(t *testing.T) {
 	s := testenv.SharedSamba(t)
-	cfg := adminConfig(s)
-	cfg.BindDN, cfg.NTLMDomain = "Administrator", s.Domain
-	var bindErr *ldapdir.BindError
-	_, err := ldapdir.LookupAccount(context.Background(), cfg, s.AdminUPN)
-	if !errors.As(err, &bindErr) || bindErr.Method != "NTLM" || !strings.Contains(err.Error(), "Sicily") {
-		t.Fatalf("NTLM bind to Samba: %v; want a *BindError explaining that the server does not do Sicily NTLM binds", err)
+	for _, startTLS := range []bool{false, true} {
+		cfg := adminConfig(s)
+		if startTLS {
+			cfg.URL, cfg.StartTLS = s.StartTLSURL, true
+		}
+		cfg.BindDN, cfg.NTLMDomain = "Administrator", s.Domain
+		acct, err := ldapdir.LookupAccount(context.Background(), cfg, "Administrator")
+		if err != nil {
+			t.Fatalf("NTLM bind (StartTLS %v): %v", startTLS, err)
+		}
+		if acct.DN != s.AdminDN {
+			t.Errorf("NTLM-bound lookup found %s, want %s", acct.DN, s.AdminDN)
+		}
+		cfg.Password = "wrong"
+		var bindErr *ldapdir.BindError
+		if _, err := ldapdir.LookupAccount(context.Background(), cfg, "Administrator"); !errors.As(err, &bindErr) ||
+			!strings.HasPrefix(bindErr.Method, "NTLM") || !strings.Contains(err.Error(), "49") {
+			t.Errorf("NTLM bind with a wrong password (StartTLS %v): %v, want a *BindError with LDAP result 49", startTLS, err)
+		}
 	}
-	cfg = adminConfig(s)
+	cfg := adminConfig(s)
 	cfg.Password = "wrong"
+	var bindErr *ldapdir.BindError
 	if _, err := ldapdir.LookupAccount(context.Background(), cfg, s.AdminUPN); !errors.As(err, &bindErr) || bindErr.Method != "simple" ||
 		!strings.Contains(err.Error(), "password") {
 		t.Errorf("simple bind with a wrong password: %v, want a *BindError", err)

@@ -12,7 +12,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/go-ldap/ldap/v3"
 )
@@ -150,8 +149,9 @@ func open(ctx context.Context, cfg Config) (_ *session, err error) {
 	return s, nil
 }
 
-// dial connects and completes TLS (LDAPS, or StartTLS on ldap://) within
-// ctx and the timeout.
+// dial connects, completes TLS (LDAPS, or StartTLS on ldap://) within ctx
+// and the timeout, and makes an NTLM bind when one is configured, all
+// before go-ldap takes the connection.
 func dial(ctx context.Context, cfg Config, u *url.URL, tc *tls.Config) (*ldap.Conn, error) {
 	host, port := u.Hostname(), u.Port()
 	if port == "" {
@@ -170,41 +170,60 @@ func dial(ctx context.Context, cfg Config, u *url.URL, tc *tls.Config) (*ldap.Co
 		}
 		return nil, fmt.Errorf("ldapdir: connecting to %s (%s): %w; check the host name, the port and that a firewall lets it through", cfg.URL, addr, err)
 	}
-	if u.Scheme == "ldaps" {
-		tconn := tls.Client(raw, tc)
-		if err := tconn.HandshakeContext(dctx); err != nil {
-			raw.Close()
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, &TLSError{URL: cfg.URL, CAFile: cfg.CAFile, Err: err}
-		}
-		conn := ldap.NewConn(tconn, true)
-		conn.Start()
-		conn.SetTimeout(cfg.Timeout)
-		return conn, nil
-	}
-	conn := ldap.NewConn(raw, false)
-	conn.Start()
-	conn.SetTimeout(cfg.Timeout)
-	// go-ldap's StartTLS handshake has no deadline of its own.
-	_ = raw.SetDeadline(time.Now().Add(cfg.Timeout))
+	// Closing the connection when ctx ends interrupts StartTLS, the
+	// handshake and the bind.
 	stop := context.AfterFunc(dctx, func() { raw.Close() })
-	err = conn.StartTLS(tc)
+	tconn, err := secure(dctx, cfg, u, raw, tc)
+	if err == nil && cfg.NTLMDomain != "" {
+		err = ntlmBind(cfg, &rawConn{conn: tconn, timeout: cfg.Timeout}, tconn.ConnectionState().PeerCertificates[0])
+	}
 	stop()
 	if err != nil {
-		conn.Close()
+		raw.Close()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		var ce *tls.CertificateVerificationError
-		if errors.As(err, &ce) || strings.Contains(err.Error(), "TLS handshake failed") {
-			return nil, &TLSError{URL: cfg.URL, CAFile: cfg.CAFile, Err: err}
-		}
-		return nil, fmt.Errorf("ldapdir: StartTLS on %s failed: %w; the server may not offer StartTLS: use ldaps://%s:636", cfg.URL, err, host)
+		return nil, err
 	}
-	_ = raw.SetDeadline(time.Time{})
+	conn := ldap.NewConn(tconn, true)
+	conn.Start()
+	conn.SetTimeout(cfg.Timeout)
 	return conn, nil
+}
+
+// secure runs the TLS handshake, after StartTLS for an ldap:// URL.
+func secure(ctx context.Context, cfg Config, u *url.URL, raw net.Conn, tc *tls.Config) (*tls.Conn, error) {
+	if u.Scheme == "ldap" {
+		res, err := (&rawConn{conn: raw, timeout: cfg.Timeout}).startTLS()
+		if err == nil && res.Code != resultSuccess {
+			err = fmt.Errorf("LDAP result %d: %s", res.Code, res.Diagnostic)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("ldapdir: StartTLS on %s failed: %w; the server may not offer StartTLS: use ldaps://%s:636", cfg.URL, err, u.Hostname())
+		}
+	}
+	tconn := tls.Client(raw, tc)
+	if err := tconn.HandshakeContext(ctx); err != nil {
+		return nil, &TLSError{URL: cfg.URL, CAFile: cfg.CAFile, Err: err}
+	}
+	return tconn, nil
+}
+
+// ntlmBind makes the NTLM bind (see rawConn.ntlmBind) and describes a
+// failure.
+func ntlmBind(cfg Config, c *rawConn, server *x509.Certificate) error {
+	err := c.ntlmBind(cfg.NTLMDomain, cfg.BindDN, cfg.Password, server)
+	if err == nil {
+		return nil
+	}
+	be := &BindError{URL: cfg.URL, User: cfg.NTLMDomain + `\` + cfg.BindDN, Method: "NTLM (GSS-SPNEGO)", Err: err}
+	switch {
+	case errors.Is(err, errBindRefused) && strings.Contains(err.Error(), "Sign or Seal are required"):
+		be.Hint = "this Samba (before 4.20) refuses SASL binds inside TLS unless smb.conf sets ldap server require strong auth = allow_sasl_over_tls; set it, or use a simple bind over LDAPS (--bind-dn user@domain without --ntlm-domain)"
+	case !errors.Is(err, errBindRefused):
+		be.Hint = "the server did not complete the SASL GSS-SPNEGO exchange; check that it is an AD or Samba DC (supportedSASLMechanisms lists GSS-SPNEGO), or use a simple bind (--bind-dn user@domain without --ntlm-domain)"
+	}
+	return be
 }
 
 func (s *session) close() {
@@ -227,15 +246,7 @@ func (s *session) bind() error {
 	case cfg.BindDN == "":
 		return nil // anonymous: AD answers the RootDSE only
 	case cfg.NTLMDomain != "":
-		if err := s.conn.NTLMBind(cfg.NTLMDomain, cfg.BindDN, cfg.Password); err != nil {
-			be := &BindError{URL: cfg.URL, User: cfg.NTLMDomain + `\` + cfg.BindDN, Method: "NTLM", Err: err}
-			if isConnectionError(err) {
-				// go-ldap sends Microsoft's "Sicily" NTLM bind, which AD
-				// answers and other servers (Samba among them) drop.
-				be.Hint = "the server closed the connection instead of answering the NTLM (Sicily) bind, which only Windows DCs implement (Samba does not); use a simple bind over LDAPS (--bind-dn user@domain without --ntlm-domain)"
-			}
-			return s.failed(be)
-		}
+		return nil // bound by dial, before go-ldap took the connection
 	default:
 		if err := s.conn.Bind(cfg.BindDN, cfg.Password); err != nil {
 			return s.failed(&BindError{URL: cfg.URL, User: cfg.BindDN, Method: "simple", Err: err})
