@@ -89,7 +89,16 @@ func (s *Service) release(name string) {
 
 // withLease runs fn on name's record, freshly read, while holding its lease. It
 // reports false (and does nothing) when another replica holds the lease.
+// Within this process, holders of one record take turns (lockRecord): the
+// lease is the same for all of them, so it cannot tell them apart, and a
+// decision pass writing the record it read would otherwise undo an edit made
+// in between.
 func (s *Service) withLease(ctx context.Context, name string, fn func(*record) error) (bool, error) {
+	unlock, err := s.lockRecord(ctx, name)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
 	if err := s.acquire(ctx, name); errors.Is(err, errLeased) {
 		return false, nil
 	} else if err != nil {
@@ -139,4 +148,44 @@ func (s *Service) extend(name string) error {
 		meta, _ := json.Marshal(lease{Owner: s.owner, Until: now.Add(leaseTTL)})
 		return tx.PutObject(ctx, store.Object{ObjectKey: leaseKey(name), Meta: meta, Updated: now})
 	})
+}
+
+// recordLock is one record's turn within this process; ch holds a token
+// while it is taken.
+type recordLock struct {
+	ch   chan struct{}
+	refs int
+}
+
+// lockRecord waits for name's record (or ctx) and returns its release.
+func (s *Service) lockRecord(ctx context.Context, name string) (unlock func(), err error) {
+	key := strings.ToLower(name)
+	s.mu.Lock()
+	if s.locks == nil {
+		s.locks = map[string]*recordLock{}
+	}
+	l := s.locks[key]
+	if l == nil {
+		l = &recordLock{ch: make(chan struct{}, 1)}
+		s.locks[key] = l
+	}
+	l.refs++
+	s.mu.Unlock()
+	drop := func() {
+		s.mu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(s.locks, key)
+		}
+		s.mu.Unlock()
+	}
+	select {
+	case l.ch <- struct{}{}:
+	case <-ctx.Done():
+		drop()
+		return nil, ctx.Err()
+	}
+	return func() {
+		<-l.ch
+		drop()
+	}, nil
 }

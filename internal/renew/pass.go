@@ -149,12 +149,24 @@ func (s *Service) Pass(ctx context.Context) (int, error) {
 				for _, a := range d.Alerts {
 					s.alert(ctx, r, a, now)
 				}
+				if s.beforePassSave != nil {
+					s.beforePassSave(name)
+				}
 				if err := s.save(ctx, r); err != nil {
 					return err
 				}
 				if !d.RenewNow {
 					return nil
 				}
+				// Claimed before the jitter: an edit, revocation or deletion
+				// asked for meanwhile is refused as busy, rather than
+				// waiting for the record until the attempt ends.
+				done, err := s.claim(name)
+				if err != nil {
+					s.o.Log.Info("renew: the certificate is busy; renewing at the next pass", "certificate", name)
+					return nil
+				}
+				defer done()
 				started.Add(1)
 				if s.o.Sleep(ctx, d.Jitter) != nil {
 					return nil

@@ -62,7 +62,12 @@ type Service struct {
 	owner string // this service's lease owner id
 
 	mu      sync.Mutex
-	running map[string]bool // names with an attempt in flight
+	running map[string]bool // names with an operation in flight (claim)
+	locks   map[string]*recordLock
+
+	// beforePassSave, when set (by tests), runs in a pass between reading a
+	// record and saving it.
+	beforePassSave func(name string)
 }
 
 // record is what the service keeps per certificate, in the store under
@@ -177,6 +182,11 @@ func (s *Service) Add(ctx context.Context, d Definition) (Status, error) {
 	}
 	r := &record{Definition: d, State: schedule.State{Enabled: !d.Disabled}}
 	st := s.status(r)
+	done, err := s.claim(d.Name)
+	if err != nil {
+		return st, err
+	}
+	defer done()
 	var aerr error
 	ok, err := s.withLease(ctx, d.Name, func(r *record) error {
 		aerr = s.attempt(ctx, r, true)
@@ -206,6 +216,11 @@ func (s *Service) Renew(ctx context.Context, name string) (Status, error) {
 	if _, err := s.load(ctx, name); err != nil {
 		return Status{}, fmt.Errorf("%s: %w (%v)", name, ErrNotManaged, err)
 	}
+	done, err := s.claim(name)
+	if err != nil {
+		return Status{}, err
+	}
+	defer done()
 	var st Status
 	var aerr error
 	ok, err := s.withLease(ctx, name, func(r *record) error {
@@ -222,14 +237,10 @@ func (s *Service) Renew(ctx context.Context, name string) (Status, error) {
 	return st, aerr
 }
 
-// attempt runs one issuance for r (unless one is already in flight) and
-// records the outcome; the vault's current version is never touched on failure.
+// attempt runs one issuance for r and records the outcome; the vault's
+// current version is never touched on failure. The caller holds the name's
+// claim and its record (withLease).
 func (s *Service) attempt(ctx context.Context, r *record, first bool) error {
-	done, err := s.claim(r.Definition.Name)
-	if err != nil {
-		return err
-	}
-	defer done()
 	release, err := s.limiter.Acquire(ctx, schedule.Slot{Account: s.o.ACME.Account().URI, Provider: r.Definition.DNSProvider})
 	if err != nil {
 		return err
