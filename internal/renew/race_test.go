@@ -15,11 +15,7 @@ import (
 // process, the pass's write undid the edit.
 func TestEditDuringPassIsKept(t *testing.T) {
 	peb := testenv.StartPebble(t, testenv.PebbleOptions{})
-	tv := startTestVault(t)
-	var mu sync.Mutex
-	now := time.Now()
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	s := newTestService(t, peb, tv, clock)
+	s := newTestService(t, peb, startTestVault(t), time.Now)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	if _, err := s.Add(ctx, Definition{Name: "raced", DNSNames: []string{"raced.example.test"}, DNSProvider: "test-dns"}); err != nil {
@@ -31,7 +27,7 @@ func TestEditDuringPassIsKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.State.ARI.Advertised, r.State.ARI.NextPoll = true, clock().Add(-time.Minute)
+	r.State.ARI.Advertised, r.State.ARI.NextPoll = true, time.Now().Add(-time.Minute)
 	if err := s.save(ctx, r); err != nil {
 		t.Fatal(err)
 	}
