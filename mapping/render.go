@@ -114,57 +114,48 @@ func walkCandidates(buf []byte, cert *Certificate, want func(MappingType) bool, 
 	}
 	wants := func(t MappingType) bool { return want == nil || want(t) }
 	if wants(X509IssuerSerialNumber) {
-		start := len(buf)
 		buf = appendStrings(buf, "X509:<I>", cert.Issuer, "<SR>")
 		buf = appendReversedSerial(buf, cert.RawSerial)
-		buf = sink.add(buf, start, X509IssuerSerialNumber, nameLabels)
+		buf = sink.add(buf, X509IssuerSerialNumber, nameLabels)
 		if len(cert.RawSerial) > 1 && cert.RawSerial[0] == 0 {
-			start := len(buf)
 			buf = appendStrings(buf, "X509:<I>", cert.Issuer, "<SR>")
 			buf = appendReversedSerial(buf, cert.RawSerial[1:])
-			buf = sink.add(buf, start, X509IssuerSerialNumber, pick(nameLabels, labelsSignByte, labelsSignByteName))
+			buf = sink.add(buf, X509IssuerSerialNumber, pick(nameLabels, labelsSignByte, labelsSignByteName))
 		}
 	}
 	if len(cert.SubjectKeyID) > 0 && wants(X509SKI) {
-		start := len(buf)
 		buf = appendUpperHex(append(buf, "X509:<SKI>"...), cert.SubjectKeyID)
-		buf = sink.add(buf, start, X509SKI, nil)
+		buf = sink.add(buf, X509SKI, nil)
 	}
 	if wants(X509SHA1PublicKey) {
 		for i, sum := range [...]*[20]byte{&cert.KeyHashes.Thumbprint, &cert.KeyHashes.SPKI, &cert.KeyHashes.SubjectPublicKey} {
-			start := len(buf)
 			buf = appendUpperHex(append(buf, "X509:<SHA1-PUKEY>"...), sum[:])
-			buf = sink.add(buf, start, X509SHA1PublicKey, labelsPublicKey[i])
+			buf = sink.add(buf, X509SHA1PublicKey, labelsPublicKey[i])
 		}
 	}
 	if wants(X509IssuerSubject) {
-		start := len(buf)
 		buf = appendStrings(buf, "X509:<I>", cert.Issuer, "<S>")
 		buf = append(buf, cert.Subject...)
-		buf = sink.add(buf, start, X509IssuerSubject, nameLabels)
+		buf = sink.add(buf, X509IssuerSubject, nameLabels)
 	}
 	if wants(X509SubjectOnly) {
-		start := len(buf)
 		buf = appendStrings(buf, "X509:<S>", cert.Subject, "")
-		buf = sink.add(buf, start, X509SubjectOnly, nameLabels)
+		buf = sink.add(buf, X509SubjectOnly, nameLabels)
 	}
 	if wants(X509NSubjectOnly) {
-		start := len(buf)
 		buf = appendStrings(buf, "X509N:<S>", cert.Subject, "")
-		buf = sink.add(buf, start, X509NSubjectOnly, pick(nameLabels, labelsX509N, labelsX509NName))
+		buf = sink.add(buf, X509NSubjectOnly, pick(nameLabels, labelsX509N, labelsX509NName))
 	}
 	if wants(X509RFC822) {
 		for _, e := range cert.RFC822Names {
-			start := len(buf)
 			buf = appendStrings(buf, "X509:<RFC822>", e, "")
-			buf = sink.add(buf, start, X509RFC822, nil)
+			buf = sink.add(buf, X509RFC822, nil)
 		}
 	}
 	if cert.SIDExtension.State == SIDValid && wants(X509IssuerSID) {
-		start := len(buf)
 		buf = appendStrings(buf, "X509:<I>", cert.Issuer, "<SID>")
 		buf = append(buf, cert.SIDExtension.Text...)
-		buf = sink.add(buf, start, X509IssuerSID, pick(nameLabels, labelsIssuerSID, labelsIssuerSIDName))
+		buf = sink.add(buf, X509IssuerSID, pick(nameLabels, labelsIssuerSID, labelsIssuerSIDName))
 	}
 	return buf
 }
@@ -180,7 +171,8 @@ func appendStrings(buf []byte, a, b, c string) []byte {
 	return append(append(append(buf, a...), b...), c...)
 }
 
-func (w *candidateList) add(buf []byte, _ int, t MappingType, labels []Label) []byte {
+// add records a candidate of type t whose value ends where buf ends.
+func (w *candidateList) add(buf []byte, t MappingType, labels []Label) []byte {
 	if n := len(w.out); n < len(w.ends) {
 		w.ends[n] = len(buf)
 	} else {
