@@ -229,6 +229,10 @@ func (f *Finding) Clone() *Finding {
 	g := *f
 	if f.Account != nil {
 		acct := *f.Account
+		if acct.WhenCreated != nil { // points into the directory
+			t := *acct.WhenCreated
+			acct.WhenCreated = &t
+		}
 		g.Account = &acct
 	}
 	g.DCs = slices.Clone(f.DCs)
