@@ -429,22 +429,10 @@ func (p *Pebble) Stop() {
 // programs' process group and removes their directory when the pipe whose
 // write end only we hold closes: when the test process exits, however it
 // exits. Stop kills the watchdog first.
-func (p *Pebble) startWatchdog() error {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	cmd := exec.Command("/bin/sh", "-c", `read -r _; kill -9 "-$1" 2>/dev/null; rm -rf -- "$2"`,
-		"sh", strconv.Itoa(p.pgid), p.dir)
-	cmd.Stdin = r
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		w.Close()
-		return err
-	}
-	p.watchdog, p.watchEnd = cmd, w
-	return nil
+func (p *Pebble) startWatchdog() (err error) {
+	p.watchdog, p.watchEnd, err = startWatchdog(`read -r _; kill -9 "-$1" 2>/dev/null; rm -rf -- "$2"`,
+		nil, strconv.Itoa(p.pgid), p.dir)
+	return err
 }
 
 // challTest posts a JSON body to the challtestsrv management API.

@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -295,24 +294,11 @@ func cleanEnv() []string {
 // the process exits, however it exits. The shell then stops the server
 // (-m immediate) and removes its directory. It runs in its own process
 // group, so a Ctrl-C aimed at the tests does not kill it first.
-func (p *PostgresServer) startWatchdog() error {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	defer r.Close()
+func (p *PostgresServer) startWatchdog() (err error) {
 	stop := p.command("pg_ctl", "-D", p.data(), "-m", "immediate", "-w", "-t", "30", "stop")
-	script := `read -r _; [ -f "$WATCH_DIR/data/postmaster.pid" ] && "$@" >/dev/null 2>&1; rm -rf -- "$WATCH_DIR"`
-	cmd := exec.Command("/bin/sh", append([]string{"-c", script, "sh"}, stop...)...)
-	cmd.Stdin = r
-	cmd.Env = append(cleanEnv(), "WATCH_DIR="+p.dir)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		w.Close()
-		return err
-	}
-	p.watchdog, p.watchEnd = cmd, w
-	return nil
+	p.watchdog, p.watchEnd, err = startWatchdog(`read -r _; [ -f "$WATCH_DIR/data/postmaster.pid" ] && "$@" >/dev/null 2>&1; rm -rf -- "$WATCH_DIR"`,
+		append(cleanEnv(), "WATCH_DIR="+p.dir), stop...)
+	return err
 }
 
 func (p *PostgresServer) stopWatchdog() error {

@@ -408,22 +408,10 @@ func (s *Samba) Stop() error {
 // samba's process group and removes its directory when the pipe whose
 // write end only we hold closes: when the test process exits, however it
 // exits. Stop kills the watchdog first.
-func (s *Samba) startWatchdog() error {
-	r, w, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	cmd := exec.Command("/bin/sh", "-c", `read -r _; kill -TERM "-$1" 2>/dev/null; sleep 2; kill -9 "-$1" 2>/dev/null; rm -rf -- "$2"`,
-		"sh", strconv.Itoa(s.cmd.Process.Pid), s.Dir)
-	cmd.Stdin = r
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		w.Close()
-		return err
-	}
-	s.watchdog, s.watchEnd = cmd, w
-	return nil
+func (s *Samba) startWatchdog() (err error) {
+	s.watchdog, s.watchEnd, err = startWatchdog(`read -r _; kill -TERM "-$1" 2>/dev/null; sleep 2; kill -9 "-$1" 2>/dev/null; rm -rf -- "$2"`,
+		nil, strconv.Itoa(s.cmd.Process.Pid), s.Dir)
+	return err
 }
 
 // lockExclusive takes an exclusive flock on path, waiting at most wait. The
