@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"runtime"
 	"strings"
@@ -62,6 +63,31 @@ func (f *agentFlags) plan(stdin io.Reader, goos string) (*agent.Settings, *agent
 	return s, p, nil
 }
 
+// newAgent reads the configuration and the settings, applies override to the
+// plan, logs the settings' warnings and builds the agent.
+func (f *agentFlags) newAgent(g *globals, cmd *cobra.Command, override func(*agent.Plan)) (*agent.Agent, *agent.Settings, *agent.Plan, *slog.Logger, error) {
+	cfg, err := loadConfig(g, nil)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	log := newLogger(cfg.Log, os.Stderr)
+	s, p, err := f.plan(cmd.InOrStdin(), "")
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if override != nil {
+		override(p)
+	}
+	for _, w := range p.Warnings {
+		log.Warn("settings: " + w.String())
+	}
+	a, err := agent.New(agent.Options{Plan: p, Log: log})
+	if err != nil {
+		return nil, nil, nil, nil, &exitError{code: 2, err: err}
+	}
+	return a, s, p, log, nil
+}
+
 func newAgentCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "agent",
@@ -101,24 +127,13 @@ attempts; otherwise it is ready at once.`,
   systemctl enable --now tegata-agent    # deploy/tegata-agent.service`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(g, nil)
-			if err != nil {
-				return err
-			}
-			log := newLogger(cfg.Log, os.Stderr)
-			s, p, err := f.plan(cmd.InOrStdin(), "")
-			if err != nil {
-				return err
-			}
+			var override func(*agent.Plan)
 			if cmd.Flags().Changed("listen") {
-				p.Listen = listen
+				override = func(p *agent.Plan) { p.Listen = listen }
 			}
-			for _, w := range p.Warnings {
-				log.Warn("settings: " + w.String())
-			}
-			a, err := agent.New(agent.Options{Plan: p, Log: log})
+			a, s, p, log, err := f.newAgent(g, cmd, override)
 			if err != nil {
-				return &exitError{code: 2, err: err}
+				return err
 			}
 			ctx := cmd.Context()
 			if p.Listen != "" {
@@ -155,21 +170,9 @@ hooks ran; 1 otherwise; 2 for unusable settings. For cron jobs, scripts and CI.`
   tegata agent once --settings settings.json --output json | jq '.certificates[] | select(.error)'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(g, nil)
+			a, _, p, _, err := f.newAgent(g, cmd, nil)
 			if err != nil {
 				return err
-			}
-			log := newLogger(cfg.Log, os.Stderr)
-			_, p, err := f.plan(cmd.InOrStdin(), "")
-			if err != nil {
-				return err
-			}
-			for _, w := range p.Warnings {
-				log.Warn("settings: " + w.String())
-			}
-			a, err := agent.New(agent.Options{Plan: p, Log: log})
-			if err != nil {
-				return &exitError{code: 2, err: err}
 			}
 			r := a.SyncOnce(cmd.Context())
 			out := cmd.OutOrStdout()
